@@ -1,0 +1,144 @@
+"""The bot: start-up in `setup_hook`, shutdown in `close()` in reverse."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import aiohttp
+import discord
+import yarl
+from discord import app_commands
+from discord.ext import commands
+
+from bot import error_handler
+from bot.command_sync import sync_if_changed
+from bot.settings import Settings
+from bot.web.health import HealthCheck
+from bot.web.server import WebServer
+from cogs import EXTENSIONS
+from storage.db import Database
+from storage.migrate import migrate
+
+log = logging.getLogger(__name__)
+
+
+def configure_discord_endpoints(settings: Settings) -> None:
+    """Point discord.py at another REST base / gateway (API proxies, local emulators).
+
+    discord.py keeps both as class attributes; interaction webhooks reuse `Route`.
+    """
+    if settings.discord_api_base_url is not None:
+        discord.http.Route.BASE = str(settings.discord_api_base_url).rstrip("/")
+    if settings.discord_gateway_url is not None:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+
+
+class LoraCommandTree(app_commands.CommandTree["LoraBot"]):
+    async def on_error(
+        self, interaction: discord.Interaction[LoraBot], error: app_commands.AppCommandError
+    ) -> None:
+        await error_handler.report(interaction, error)
+
+
+class LoraBot(commands.AutoShardedBot):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        force_sync: bool = False,
+        extensions: Sequence[str] = EXTENSIONS,
+    ) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            allowed_mentions=discord.AllowedMentions.none(),
+            help_command=None,
+            tree_cls=LoraCommandTree,
+            shard_count=settings.shard_count,
+            # discord.py's stub says list[int], but None (the default) means "all shards".
+            shard_ids=list(settings.shard_ids) if settings.shard_ids is not None else None,  # type: ignore[arg-type]
+            enable_debug_events=False,
+        )
+        self.settings = settings
+        self.force_sync = force_sync
+        self.extension_names = tuple(extensions)
+        self.failed_extensions: dict[str, str] = {}
+        self.db = Database(settings.database_config())
+        self.http_session: aiohttp.ClientSession | None = None
+        self.web = WebServer(
+            settings.http_host,
+            settings.http_port,
+            HealthCheck(database=self.db.ping, gateway=self.gateway_status),
+        )
+        self.synced_commands = False
+
+    # --- start-up -------------------------------------------------------------
+    async def setup_hook(self) -> None:
+        await self.db.open()
+        await migrate(self.db)
+        self.http_session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=30, connect=10),
+            headers={"User-Agent": "lora-trainer-bot"},
+        )
+        await self.web.start()
+        for name in self.extension_names:
+            try:
+                await self.load_extension(name)
+            except Exception as exc:
+                # One broken feature must not take the whole bot down.
+                self.failed_extensions[name] = f"{type(exc).__name__}: {exc}"
+                log.exception("cog failed to load, skipped", extra={"extension": name})
+        assert self.application_id is not None
+        self.synced_commands = await sync_if_changed(
+            self.tree,
+            self.db,
+            self.application_id,
+            guild_id=self.settings.sync_guild_id,
+            force=self.force_sync,
+        )
+
+    async def launch_shards(self) -> None:
+        # With a gateway override, discord.py would still connect to the URL that
+        # /gateway/bot returns; take only the shard count from it.
+        if self.settings.discord_gateway_url is not None and self.shard_count is None:
+            self.shard_count, _, _ = await self.http.get_bot_gateway()
+        await super().launch_shards()
+
+    async def on_ready(self) -> None:
+        log.info(
+            "gateway ready",
+            extra={"guilds": len(self.guilds), "shards": ",".join(map(str, self.shards))},
+        )
+
+    # --- health ---------------------------------------------------------------
+    def gateway_status(self) -> dict[str, Any]:
+        shards: dict[str, Any] = {}
+        for shard_id, info in self.shards.items():
+            latency = info.latency
+            shards[str(shard_id)] = {
+                "connected": not info.is_closed(),
+                "latency_ms": round(latency * 1000, 1) if math.isfinite(latency) else None,
+            }
+        connected = (
+            not self.is_closed()
+            and self.is_ready()
+            and bool(shards)
+            and all(s["connected"] for s in shards.values())
+        )
+        return {"connected": connected, "shards": shards}
+
+    # --- shutdown ---------------------------------------------------------------
+    async def close(self) -> None:
+        # Cogs are unloaded and the gateway closed first, then what setup_hook opened.
+        await super().close()
+        await self.web.stop()
+        if self.http_session is not None:
+            await self.http_session.close()
+            self.http_session = None
+        await self.db.close()
+        log.info("bot closed")

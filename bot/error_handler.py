@@ -1,0 +1,127 @@
+"""The one place where an interaction's error becomes a private message.
+
+Used by the command tree, by every view (buttons, selects) and by every modal, so a
+user always gets the same kind of answer: what happened, what to do, and a reference
+id that is also in the logs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from bot.errors import UserFacingError, new_ref
+from storage.db import DatabaseError
+
+log = logging.getLogger("bot.errors")
+
+GENERIC = "Something went wrong (ref {ref}). It has been logged; please try again."
+
+
+def _unwrap(error: BaseException) -> BaseException:
+    # discord.py wraps whatever a command body raised; the cause is what matters.
+    if isinstance(error, app_commands.CommandInvokeError):
+        return error.original
+    return error
+
+
+def _custom_id(interaction: discord.Interaction[Any]) -> str | None:
+    data: dict[str, Any] = dict(interaction.data or {})
+    value = data.get("custom_id")
+    return str(value) if value is not None else None
+
+
+def describe(error: BaseException, ref: str) -> tuple[str, bool]:
+    """Return the user's message and whether the error is unexpected (log a traceback)."""
+    error = _unwrap(error)
+    if isinstance(error, UserFacingError):
+        return f"{error.message} (ref {ref})", False
+    if isinstance(error, DatabaseError):
+        return (
+            f"The bot's database isn't answering right now. Please try again in a minute "
+            f"(ref {ref}).",
+            True,
+        )
+    if isinstance(error, app_commands.CommandOnCooldown):
+        seconds = max(1, round(error.retry_after))
+        return f"Slow down: you can do that again in {seconds} s (ref {ref}).", False
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return f"This command only works in a server, not in DMs (ref {ref}).", False
+    if isinstance(error, app_commands.MissingPermissions):
+        perms = ", ".join(p.replace("_", " ") for p in error.missing_permissions)
+        return f"You need the {perms} permission for that (ref {ref}).", False
+    if isinstance(error, app_commands.BotMissingPermissions):
+        perms = ", ".join(p.replace("_", " ") for p in error.missing_permissions)
+        return (
+            f"I'm missing the {perms} permission here. Ask a server admin to grant it (ref {ref}).",
+            False,
+        )
+    if isinstance(error, app_commands.TransformerError):
+        return (
+            f"I couldn't understand {error.value!r} as a {error.type.name.lower()} (ref {ref}).",
+            False,
+        )
+    if isinstance(error, app_commands.CheckFailure):
+        return f"You can't use this here (ref {ref}).", False
+    if isinstance(error, discord.Forbidden):
+        return (
+            f"Discord refused: I'm missing a permission in this channel. Ask a server admin "
+            f"(ref {ref}).",
+            True,
+        )
+    return GENERIC.format(ref=ref), True
+
+
+async def report(interaction: discord.Interaction[Any], error: BaseException) -> str:
+    """Log `error` and tell the user privately. Returns the ref used."""
+    ref = new_ref()
+    message, unexpected = describe(error, ref)
+    context = {
+        "ref": ref,
+        "interaction_id": str(interaction.id),
+        "user_id": str(interaction.user.id) if interaction.user else None,
+        "command": interaction.command.qualified_name if interaction.command else None,
+        "custom_id": _custom_id(interaction),
+    }
+    cause = _unwrap(error)
+    if unexpected:
+        log.error("interaction failed", extra=context, exc_info=cause)
+    else:
+        log.info("interaction refused: %s", type(cause).__name__, extra=context)
+
+    if interaction.type is discord.InteractionType.autocomplete:
+        if not interaction.response.is_done():
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.response.autocomplete([])
+        return ref
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(message, ephemeral=True)
+        else:
+            await interaction.response.send_message(message, ephemeral=True)
+    except discord.HTTPException:
+        # The token may have expired (15 min) or the interaction vanished: the log has it.
+        log.warning("could not deliver error message", extra=context, exc_info=True)
+    return ref
+
+
+class ReportingView(discord.ui.View):
+    """A view whose item errors go through the one error handler."""
+
+    async def on_error(
+        self, interaction: discord.Interaction[Any], error: Exception, item: discord.ui.Item[Any]
+    ) -> None:
+        await report(interaction, error)
+
+
+class ReportingModal(discord.ui.Modal):
+    """A modal whose errors go through the one error handler."""
+
+    async def on_error(  # type: ignore[override]  # Modal.on_error takes no item
+        self, interaction: discord.Interaction[Any], error: Exception
+    ) -> None:
+        await report(interaction, error)

@@ -1,0 +1,7 @@
+"""Cogs: thin layers that turn Discord interactions into service calls.
+
+Each feature adds its module here; the bot loads them in this order and skips (and
+logs) one that fails to load.
+"""
+
+EXTENSIONS: tuple[str, ...] = ("cogs.help",)

@@ -1,0 +1,144 @@
+"""The libSQL connection lives in a child process of its own.
+
+libsql 0.1.11 keeps Python's GIL for the whole of every call, network round trips to
+Turso included (measured: a 500 ms server delay stalled every other thread for 500 ms).
+A worker *thread* therefore cannot keep the event loop responsive; a worker *process*
+can. The parent sends `(function, args)` over a pipe, the child runs
+`function(connection, *args)` and sends back the result or the exception.
+Functions must be importable module-level functions (they are pickled by name).
+
+If the child dies (crash, kill, out of memory) or a call hangs past its timeout, the
+parent kills it and starts a fresh one on the next call: the bot heals itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import pickle
+import signal
+from collections.abc import Callable
+from typing import Any
+
+from storage.connection import DatabaseConfig, DatabaseError, open_connection
+
+log = logging.getLogger(__name__)
+
+_READY_TIMEOUT = 60.0
+_CONTEXT = multiprocessing.get_context("spawn")
+
+
+def _child_main(pipe: multiprocessing.connection.Connection, config: DatabaseConfig) -> None:
+    # Ctrl-C goes to the whole process group; the parent decides when we stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        conn = open_connection(config)
+    except BaseException as exc:
+        pipe.send(("error", DatabaseError(str(exc))))
+        return
+    pipe.send(("ready", os.getpid()))
+    while True:
+        try:
+            message = pipe.recv()
+        except (EOFError, OSError):
+            break  # the parent is gone
+        if message is None:
+            break
+        fn, args, kwargs = message
+        try:
+            reply: tuple[str, Any] = ("ok", fn(conn, *args, **kwargs))
+        except (ValueError, RuntimeError) as exc:
+            # libsql reports every engine error as ValueError/RuntimeError.
+            reply = ("error", exc if isinstance(exc, DatabaseError) else DatabaseError(str(exc)))
+        except BaseException as exc:
+            reply = ("error", exc)
+        try:
+            pipe.send(reply)
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:
+            pipe.send(("error", DatabaseError(f"result could not be sent back: {exc}")))
+    conn.close()
+
+
+class WorkerProcess:
+    """One child process holding one connection. Its methods block: call them from a
+    single dedicated thread."""
+
+    def __init__(self, config: DatabaseConfig) -> None:
+        self.config = config
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._pipe: multiprocessing.connection.Connection | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def start(self) -> None:
+        parent, child = _CONTEXT.Pipe(duplex=True)
+        process = _CONTEXT.Process(
+            target=_child_main, args=(child, self.config), name="libsql-worker", daemon=True
+        )
+        process.start()
+        child.close()
+        self._process, self._pipe = process, parent
+        if not parent.poll(_READY_TIMEOUT):
+            self.kill()
+            raise DatabaseError("the database worker did not start in time")
+        try:
+            status, payload = parent.recv()
+        except EOFError:
+            self.kill()
+            raise DatabaseError("the database worker exited while opening the database") from None
+        if status != "ready":
+            self.kill()
+            raise payload
+        log.debug("database worker started", extra={"pid": payload})
+
+    def call(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        timeout: float,
+    ) -> Any:
+        if self._pipe is None or self._process is None or not self._process.is_alive():
+            self.kill()
+            self.start()
+        assert self._pipe is not None
+        try:
+            self._pipe.send((fn, args, kwargs))
+        except (pickle.PicklingError, AttributeError, TypeError) as exc:
+            raise TypeError(f"database calls must be module-level functions: {exc}") from exc
+        except (BrokenPipeError, OSError) as exc:
+            self.kill()
+            raise DatabaseError("the database worker stopped; it will restart") from exc
+        if not self._pipe.poll(timeout):
+            # A hung call (e.g. an unreachable Turso) must not wedge every later call.
+            self.kill()
+            raise DatabaseError(f"the database did not answer within {timeout:g} s")
+        try:
+            status, payload = self._pipe.recv()
+        except (EOFError, OSError) as exc:
+            self.kill()
+            raise DatabaseError("the database worker stopped; it will restart") from exc
+        if status == "ok":
+            return payload
+        raise payload
+
+    def stop(self) -> None:
+        if self._pipe is not None and self._process is not None and self._process.is_alive():
+            with contextlib.suppress(OSError):
+                self._pipe.send(None)
+            self._process.join(5)
+        self.kill()
+
+    def kill(self) -> None:
+        if self._process is not None:
+            if self._process.is_alive():
+                self._process.kill()
+            self._process.join(5)
+        if self._pipe is not None:
+            self._pipe.close()
+        self._process, self._pipe = None, None
