@@ -50,6 +50,7 @@ class LoraBot(commands.AutoShardedBot):
         *,
         force_sync: bool = False,
         extensions: Sequence[str] = EXTENSIONS,
+        **client_options: Any,
     ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
@@ -63,6 +64,7 @@ class LoraBot(commands.AutoShardedBot):
             # discord.py's stub says list[int], but None (the default) means "all shards".
             shard_ids=list(settings.shard_ids) if settings.shard_ids is not None else None,  # type: ignore[arg-type]
             enable_debug_events=False,
+            **client_options,
         )
         self.settings = settings
         self.force_sync = force_sync
