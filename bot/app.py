@@ -15,8 +15,12 @@ from discord.ext import commands
 
 from bot import error_handler
 from bot.command_sync import sync_if_changed
+from bot.errors import NotConfigured
+from bot.services.rpc import JsonRpcClient
+from bot.services.wallet_links import LinkResult, SigningOrigin, WalletLinker
 from bot.settings import Settings
 from bot.web.health import HealthCheck
+from bot.web.link_page import link_routes
 from bot.web.server import WebServer
 from cogs import EXTENSIONS
 from storage.db import Database
@@ -78,6 +82,8 @@ class LoraBot(commands.AutoShardedBot):
             HealthCheck(database=self.db.ping, gateway=self.gateway_status),
         )
         self.synced_commands = False
+        self.wallet_linker: WalletLinker | None = None
+        self.wallet_linking_unavailable: NotConfigured | None = None
 
     # --- start-up -------------------------------------------------------------
     async def setup_hook(self) -> None:
@@ -87,6 +93,8 @@ class LoraBot(commands.AutoShardedBot):
             timeout=aiohttp.ClientTimeout(total=30, connect=10),
             headers={"User-Agent": "lora-trainer-bot"},
         )
+        self._build_services(self.http_session)
+        self.web.add_routes(link_routes(self.wallet_linker, self._announce_link))
         await self.web.start()
         for name in self.extension_names:
             try:
@@ -103,6 +111,28 @@ class LoraBot(commands.AutoShardedBot):
             guild_id=self.settings.sync_guild_id,
             force=self.force_sync,
         )
+
+    def _build_services(self, session: aiohttp.ClientSession) -> None:
+        """Discord-free services the cogs and the web pages share."""
+        settings = self.settings
+        rpc = (
+            JsonRpcClient(settings.base_rpc_url.get_secret_value(), session)
+            if settings.base_rpc_url is not None
+            else None
+        )
+        try:
+            origin = SigningOrigin.from_settings(
+                str(settings.public_base_url) if settings.public_base_url else None,
+                settings.siwe_domain,
+            )
+        except NotConfigured as missing:
+            self.wallet_linking_unavailable = missing
+        else:
+            self.wallet_linker = WalletLinker(self.db, origin, rpc=rpc)
+
+    async def _announce_link(self, result: LinkResult) -> None:
+        # The wallet cog turns this into an edit of the user's private message.
+        self.dispatch("wallet_linked", result)
 
     async def launch_shards(self) -> None:
         # With a gateway override, discord.py would still connect to the URL that

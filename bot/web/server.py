@@ -7,15 +7,12 @@ application by the features that need them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from aiohttp import web
 
 from bot.web.health import HealthCheck, health_routes
 
 log = logging.getLogger(__name__)
-
-RouteInstaller = Callable[[web.Application], None]
 
 
 class WebServer:
@@ -27,9 +24,9 @@ class WebServer:
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
 
-    def add_routes(self, install: RouteInstaller) -> None:
+    def add_routes(self, routes: list[web.RouteDef]) -> None:
         """Let a feature add its pages before the server starts."""
-        install(self.app)
+        self.app.add_routes(routes)
 
     async def start(self) -> None:
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)

@@ -1,0 +1,186 @@
+"""`siwe_challenges`: one-time link tokens, their nonce and the exact message text.
+
+Functions named `_…` run inside the database process (see storage/worker.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from storage.connection import Connection
+from storage.db import Database
+
+_COLUMNS = (
+    "token, discord_user_id, discord_user_name, nonce, address, message, created_at, "
+    "expires_at, consumed_at, application_id, interaction_token, message_id"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    token: str
+    discord_user_id: int
+    discord_user_name: str
+    nonce: str
+    address: str | None
+    message: str | None
+    created_at: str
+    expires_at: str
+    consumed_at: str | None
+    application_id: int | None
+    interaction_token: str | None
+    message_id: int | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Challenge:
+        def as_int(value: Any) -> int | None:
+            return int(value) if value not in (None, "") else None
+
+        return cls(
+            token=row["token"],
+            discord_user_id=int(row["discord_user_id"]),
+            discord_user_name=row["discord_user_name"],
+            nonce=row["nonce"],
+            address=row["address"],
+            message=row["message"],
+            created_at=row["created_at"],
+            expires_at=row["expires_at"],
+            consumed_at=row["consumed_at"],
+            application_id=as_int(row["application_id"]),
+            interaction_token=row["interaction_token"],
+            message_id=as_int(row["message_id"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OpenCount:
+    open_now: int
+    created_last_minute: int
+    oldest_open_expires_at: str | None
+
+
+def _create(
+    conn: Connection,
+    challenge: Challenge,
+    now: str,
+    minute_ago: str,
+    max_open: int,
+    max_per_minute: int,
+) -> OpenCount | None:
+    """Insert unless the user is over a limit; return the counts when refused."""
+    with conn.transaction():
+        user = str(challenge.discord_user_id)
+        row = conn.fetchone(
+            "SELECT "
+            "  SUM(CASE WHEN consumed_at IS NULL AND expires_at > ? THEN 1 ELSE 0 END) AS open_now, "
+            "  SUM(CASE WHEN created_at > ? THEN 1 ELSE 0 END) AS recent, "
+            "  MIN(CASE WHEN consumed_at IS NULL AND expires_at > ? THEN expires_at END) AS oldest "
+            "FROM siwe_challenges WHERE discord_user_id = ? AND created_at > ?",
+            (now, minute_ago, now, user, _day_before(now)),
+        )
+        open_now = int(row["open_now"] or 0) if row else 0
+        recent = int(row["recent"] or 0) if row else 0
+        if open_now >= max_open or recent >= max_per_minute:
+            return OpenCount(open_now, recent, row["oldest"] if row else None)
+        conn.execute(
+            "INSERT INTO siwe_challenges (token, discord_user_id, discord_user_name, nonce, "
+            "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                challenge.token,
+                user,
+                challenge.discord_user_name,
+                challenge.nonce,
+                challenge.created_at,
+                challenge.expires_at,
+            ),
+        )
+    return None
+
+
+def _day_before(iso_now: str) -> str:
+    # Open tokens live 10 minutes: looking one day back bounds the scan by the index.
+    then = datetime.fromisoformat(iso_now.replace("Z", "+00:00")) - timedelta(days=1)
+    return then.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+async def create(
+    db: Database,
+    challenge: Challenge,
+    *,
+    now: str,
+    minute_ago: str,
+    max_open: int,
+    max_per_minute: int,
+) -> OpenCount | None:
+    return await db.run(_create, challenge, now, minute_ago, max_open, max_per_minute)
+
+
+async def get(db: Database, token: str) -> Challenge | None:
+    row = await db.fetchone(
+        f"SELECT {_COLUMNS} FROM siwe_challenges WHERE token = ?",  # noqa: S608 (constant columns)
+        (token,),
+    )
+    return None if row is None else Challenge.from_row(row)
+
+
+async def set_message(db: Database, token: str, address: str, message: str) -> bool:
+    changed = await db.execute(
+        "UPDATE siwe_challenges SET address = ?, message = ? "
+        "WHERE token = ? AND consumed_at IS NULL",
+        (address, message, token),
+    )
+    return changed == 1
+
+
+async def attach_interaction(
+    db: Database, token: str, application_id: int, interaction_token: str, message_id: int
+) -> None:
+    await db.execute(
+        "UPDATE siwe_challenges SET application_id = ?, interaction_token = ?, message_id = ? "
+        "WHERE token = ?",
+        (str(application_id), interaction_token, str(message_id), token),
+    )
+
+
+def _consume_and_link(
+    conn: Connection, token: str, address: str, message: str, proof: str, now: str
+) -> int | None:
+    """Mark the token used and link the wallet, atomically. The `message = ?` guard makes
+    sure the text that was verified is still the one stored. Returns the Discord user id,
+    or None when the token was already used (or its message changed meanwhile)."""
+    with conn.transaction():
+        row = conn.fetchone(
+            "UPDATE siwe_challenges SET consumed_at = ? "
+            "WHERE token = ? AND consumed_at IS NULL AND address = ? AND message = ? "
+            "RETURNING discord_user_id",
+            (now, token, address, message),
+        )
+        if row is None:
+            return None
+        conn.execute(
+            "INSERT INTO wallet_links (discord_user_id, wallet_address, proof, linked_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (discord_user_id) DO UPDATE SET "
+            "wallet_address = excluded.wallet_address, proof = excluded.proof, "
+            "linked_at = excluded.linked_at",
+            (row["discord_user_id"], address, proof, now),
+        )
+        return int(row["discord_user_id"])
+
+
+async def consume_and_link(
+    db: Database, token: str, *, address: str, message: str, proof: str, now: str
+) -> int | None:
+    return await db.run(_consume_and_link, token, address, message, proof, now)
+
+
+async def forget_interaction(db: Database, token: str) -> None:
+    """The Discord interaction token is a credential: drop it once it has been used."""
+    await db.execute(
+        "UPDATE siwe_challenges SET interaction_token = NULL WHERE token = ?", (token,)
+    )
+
+
+async def purge(db: Database, *, expired_before: str) -> int:
+    return await db.execute("DELETE FROM siwe_challenges WHERE expires_at < ?", (expired_before,))

@@ -1,0 +1,177 @@
+"""The signing page in a real headless Chromium (Debian's), driven by Playwright, with
+an injected EIP-1193 wallet whose signatures come from a throwaway key in Python."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from eth_account.signers.local import LocalAccount
+from playwright.async_api import Browser, Page, async_playwright
+
+from tests.e2e.conftest import BotHarness
+from tests.fakes.discord import DiscordEmulator
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+# An EIP-6963 wallet (and optionally window.ethereum) whose requests go to Python.
+WALLET_SCRIPT = """
+(() => {
+  const provider = {
+    request: ({ method, params }) => window.pyWallet(method, params || []).then((r) => {
+      if (r && r.error) { const e = new Error(r.error.message); e.code = r.error.code; throw e; }
+      return r.result;
+    }),
+  };
+  const info = { uuid: "0b1c2d3e-test", name: "Test Wallet", rdns: "test.wallet",
+    icon: "data:image/svg+xml;base64,PHN2ZyB4bWxucz0naHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmcnLz4=" };
+  const announce = () => window.dispatchEvent(new CustomEvent("eip6963:announceProvider",
+    { detail: Object.freeze({ info, provider }) }));
+  window.addEventListener("eip6963:requestProvider", announce);
+  if (INJECT_LEGACY) window.ethereum = provider;
+})();
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, (
+        "Debian's chromium is needed: scripts/test installs it (apt-get install chromium)"
+    )
+    async with async_playwright() as p:
+        # Never let Playwright download a browser: use the system one.
+        launched = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+class Wallet:
+    """What the injected provider calls: accounts and personal_sign from a local key."""
+
+    def __init__(self, key: LocalAccount, *, refuse_signing: bool = False) -> None:
+        self.key = key
+        self.refuse_signing = refuse_signing
+        self.calls: list[str] = []
+
+    async def __call__(self, method: str, params: list[Any]) -> dict[str, Any]:
+        self.calls.append(method)
+        if method in ("eth_requestAccounts", "eth_accounts"):
+            return {"result": [self.key.address.lower()]}
+        if method == "personal_sign":
+            if self.refuse_signing:
+                return {"error": {"code": 4001, "message": "User rejected the request."}}
+            message_hex, address = params
+            assert address.lower() == self.key.address.lower()
+            signed = self.key.sign_message(encode_defunct(hexstr=message_hex))
+            return {"result": "0x" + signed.signature.hex().removeprefix("0x")}
+        return {"error": {"code": 4200, "message": f"unsupported {method}"}}
+
+
+async def open_link_page(
+    browser: Browser, emulator: DiscordEmulator, wallet: Wallet | None, *, legacy: bool = False
+) -> tuple[Page, dict[str, Any]]:
+    ix = await emulator.run_command("wallet link", user_id=42, channel_id=7)
+    original = await ix.original()
+    url = next(
+        c["url"] for row in original["components"] for c in row["components"] if c.get("url")
+    )
+    page = await browser.new_page()
+    if wallet is not None:
+        await page.expose_function("pyWallet", wallet)
+        await page.add_init_script(
+            WALLET_SCRIPT.replace("INJECT_LEGACY", "true" if legacy else "false")
+        )
+    await page.goto(url)
+    return page, original
+
+
+async def test_signing_page_links_with_a_browser_wallet(
+    harness: BotHarness, emulator: DiscordEmulator, browser: Browser
+) -> None:
+    port = free_port()
+    key = Account.create()
+    wallet = Wallet(key)
+    async with harness.running(http_port=port, public_base_url=f"http://127.0.0.1:{port}"):
+        page, original = await open_link_page(browser, emulator, wallet)
+        await page.get_by_role("button", name="Connect Test Wallet").click()
+        result = page.locator("#result")
+        await result.wait_for(state="visible", timeout=15_000)
+        text = await result.text_content()
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / "link-page-success.png"), full_page=True)
+        assert (
+            text
+            == f"Linked {key.address[:6]}…{key.address[-4:]}. You can close this tab and go back to Discord."
+        )
+        assert await result.get_attribute("class") == "ok"
+        assert not await page.locator("#retry").is_visible()
+        assert not await page.locator("#wallets").is_visible()
+        assert wallet.calls == ["eth_requestAccounts", "personal_sign"]
+        # The message the wallet signed is shown to the user, verbatim.
+        assert key.address in (await page.locator("#message-text").text_content() or "")
+        await emulator.wait_until(
+            lambda: "Linked" in str(emulator.message(original["id"]).get("embeds")),
+            what="the Discord message to be edited",
+        )
+        status = await (
+            await emulator.run_command("wallet status", user_id=42, channel_id=7)
+        ).response()
+        assert key.address in status["data"]["embeds"][0]["description"]
+
+
+async def test_signing_page_without_a_wallet_explains_the_manual_way(
+    harness: BotHarness, emulator: DiscordEmulator, browser: Browser
+) -> None:
+    port = free_port()
+    async with harness.running(http_port=port, public_base_url=f"http://127.0.0.1:{port}"):
+        page, _ = await open_link_page(browser, emulator, None)
+        notice = page.locator("#no-wallet")
+        await notice.wait_for(state="visible", timeout=5_000)
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / "link-page-no-wallet.png"), full_page=True)
+        assert "Paste signature" in (await notice.text_content() or "")
+
+
+async def test_signing_page_reports_a_refusal_and_the_legacy_provider_works(
+    harness: BotHarness, emulator: DiscordEmulator, browser: Browser
+) -> None:
+    port = free_port()
+    key = Account.create()
+    wallet = Wallet(key, refuse_signing=True)
+    async with harness.running(http_port=port, public_base_url=f"http://127.0.0.1:{port}"):
+        page, _ = await open_link_page(browser, emulator, wallet, legacy=True)
+        await page.get_by_role("button", name="Connect Test Wallet").click()
+        result = page.locator("#result.error")
+        await result.wait_for(state="visible", timeout=15_000)
+        assert "declined" in (await result.text_content() or "")
+        # The same link still works once the user agrees.
+        wallet.refuse_signing = False
+        await page.get_by_role("button", name="Try again").click()
+        await page.get_by_role("button", name="Connect Test Wallet").click()
+        await page.locator("#result.ok").wait_for(state="visible", timeout=15_000)

@@ -1,0 +1,149 @@
+"""/wallet end to end: the real bot, the emulator, the signing page over real HTTP."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import aiohttp
+from eth_account import Account
+from eth_account.messages import encode_defunct
+
+from tests.e2e.conftest import BotHarness
+from tests.fakes.discord import DiscordEmulator
+
+EPHEMERAL = 64
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for row in message.get("components", []) for c in row.get("components", [])]
+
+
+def sign(account: Any, text: str) -> str:
+    return "0x" + account.sign_message(encode_defunct(text=text)).signature.hex().removeprefix("0x")
+
+
+async def test_link_through_the_signing_page_then_status(
+    harness: BotHarness, emulator: DiscordEmulator
+) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    key = Account.create()
+    async with harness.running(http_port=port, public_base_url=base):
+        ix = await emulator.run_command("wallet link", user_id=42, channel_id=7)
+        response = await ix.response()
+        assert response["data"]["flags"] & EPHEMERAL
+        original = await ix.original()
+        page_button = next(b for b in buttons(original) if b.get("url"))
+        assert page_button["url"].startswith(f"{base}/link/")
+        assert any(b.get("custom_id", "").startswith("wallet:paste:") for b in buttons(original))
+        page_url = page_button["url"]
+
+        async with aiohttp.ClientSession() as http:
+            async with http.get(page_url) as page:
+                assert page.status == 200
+                assert page.headers["Referrer-Policy"] == "no-referrer"
+                assert "Link your wallet" in await page.text()
+            async with http.get(f"{page_url}/message", params={"address": key.address}) as r:
+                assert r.status == 200
+                text = (await r.json())["message"]
+            assert text.startswith(f"127.0.0.1:{port} wants you to sign in")
+            async with http.post(page_url, json={"signature": sign(Account.create(), text)}) as r:
+                assert r.status == 400
+                assert "not made by" in (await r.json())["error"]
+            async with http.post(page_url, json={"signature": sign(key, text)}) as r:
+                assert r.status == 200, await r.text()
+                assert (await r.json())["address"] == key.address
+            async with http.post(page_url, json={"signature": sign(key, text)}) as r:
+                assert r.status == 400
+                assert "already used" in (await r.json())["error"]
+
+        # The private Discord message now says "Linked 0x1234…abcd".
+        await emulator.wait_until(
+            lambda: "Linked" in str(emulator.message(original["id"]).get("embeds")),
+            what="the link message to be edited",
+        )
+        edited = emulator.message(original["id"])
+        assert edited["embeds"][0]["title"] == f"Linked {key.address[:6]}…{key.address[-4:]}"
+        assert buttons(edited) == []
+
+        status = await (
+            await emulator.run_command("wallet status", user_id=42, channel_id=7)
+        ).response()
+        assert status["data"]["flags"] & EPHEMERAL
+        assert key.address in status["data"]["embeds"][0]["description"]
+        other = await (
+            await emulator.run_command("wallet status", user_id=43, channel_id=7)
+        ).response()
+        assert "No wallet linked" in other["data"]["content"]
+
+
+async def test_link_by_pasting_a_signature_then_unlink(
+    harness: BotHarness, emulator: DiscordEmulator
+) -> None:
+    key = Account.create()
+    async with harness.running(siwe_domain="bot.example"):
+        ix = await emulator.run_command("wallet link", user_id=42, channel_id=7)
+        original = await ix.original()
+        assert all(not b.get("url") for b in buttons(original))  # no page without a URL
+        paste_id = next(b["custom_id"] for b in buttons(original))
+        token = paste_id.split(":")[-1]
+
+        click = await emulator.click(original, paste_id, user_id=42)
+        modal = await click.modal()
+        assert modal["custom_id"] == f"wallet:address:{token}"
+        submitted = await emulator.submit_modal(
+            modal["custom_id"], {"address": key.address.lower()}, user_id=42
+        )
+        update = await submitted.response()
+        assert update["type"] == 7
+        description = update["data"]["embeds"][0]["description"]
+        text = description.split("```\n", 1)[1].rsplit("\n```", 1)[0]
+        assert text.startswith("bot.example wants you to sign in")
+        assert key.address in text
+
+        click = await emulator.click(original["id"], paste_id, user_id=42)
+        modal = await click.modal()
+        assert modal["custom_id"] == f"wallet:signature:{token}"
+        wrong = await emulator.submit_modal(
+            modal["custom_id"], {"signature": "definitely not hex"}, user_id=42
+        )
+        refusal = await wrong.followups(count=1)
+        assert refusal[0]["flags"] & EPHEMERAL
+        assert "not hex" in refusal[0]["content"]
+
+        click = await emulator.click(original["id"], paste_id, user_id=42)
+        modal = await click.modal()
+        done = await emulator.submit_modal(
+            modal["custom_id"], {"signature": sign(key, text)}, user_id=42
+        )
+        await done.response()
+        linked = await done.original()
+        assert linked["embeds"][0]["title"].startswith("Linked 0x")
+
+        unlink = await emulator.run_command("wallet unlink", user_id=42, channel_id=7)
+        prompt = await unlink.original()
+        yes = next(b["custom_id"] for b in buttons(prompt) if b["custom_id"].endswith(":yes"))
+        answer = await (await emulator.click(prompt, yes, user_id=42)).response()
+        assert answer["data"]["content"] == "Unlinked your wallet."
+        status = await (
+            await emulator.run_command("wallet status", user_id=42, channel_id=7)
+        ).response()
+        assert "No wallet linked" in status["data"]["content"]
+
+
+async def test_wallet_link_without_configuration_says_so_privately(
+    harness: BotHarness, emulator: DiscordEmulator
+) -> None:
+    async with harness.running():
+        response = await (
+            await emulator.run_command("wallet link", user_id=42, channel_id=7)
+        ).response()
+    assert response["data"]["flags"] & EPHEMERAL
+    assert "PUBLIC_BASE_URL or SIWE_DOMAIN" in response["data"]["content"]
