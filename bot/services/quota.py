@@ -1,0 +1,141 @@
+"""`QuotaLedger`: 8 image batches per wallet per rolling 24 hours, exactly.
+
+Reserve before calling fal (one conditional write), complete with the images, or
+release on failure. Admin wallets are exempt but still recorded.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from bot.errors import UserFacingError
+from bot.services.siwe import iso, parse_time
+from storage import generation_batches
+from storage.db import Database
+from storage.generation_batches import NewImage
+
+DEFAULT_LIMIT = 8
+DEFAULT_WINDOW = timedelta(hours=24)
+# A generation takes seconds; a reservation older than this belongs to a dead process.
+DEFAULT_RESERVATION_TIMEOUT = timedelta(minutes=10)
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaStatus:
+    limit: int
+    used: int
+    exempt: bool
+    next_free_at: datetime | None
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.used)
+
+    def describe(self) -> str:
+        if self.exempt:
+            return "unlimited (admin wallet)"
+        return f"{self.remaining} of {self.limit} left today"
+
+
+class QuotaExceeded(UserFacingError):
+    def __init__(self, status: QuotaStatus) -> None:
+        when = (
+            f" The next one frees up <t:{int(status.next_free_at.timestamp())}:R>."
+            if status.next_free_at
+            else ""
+        )
+        super().__init__(
+            f"You have used all {status.limit} generations of the last 24 hours for this "
+            f"wallet.{when}"
+        )
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    batch_id: str
+    wallet: str
+    lora_id: str
+    prompt: str
+
+
+class QuotaLedger:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        window: timedelta = DEFAULT_WINDOW,
+        reservation_timeout: timedelta = DEFAULT_RESERVATION_TIMEOUT,
+        admin_wallets: Iterable[str] = (),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.db = db
+        self.limit = limit
+        self.window = window
+        self.reservation_timeout = reservation_timeout
+        self.admins = {a.lower() for a in admin_wallets}
+        self.clock = clock
+
+    def is_exempt(self, wallet: str) -> bool:
+        return wallet.lower() in self.admins
+
+    def _bounds(self) -> tuple[datetime, str, str]:
+        now = self.clock()
+        return now, iso(now - self.window), iso(now - self.reservation_timeout)
+
+    async def status(self, wallet: str) -> QuotaStatus:
+        _, window_start, fresh_after = self._bounds()
+        times = await generation_batches.used(
+            self.db, wallet, window_start=window_start, fresh_after=fresh_after
+        )
+        next_free = None
+        if len(times) >= self.limit:
+            # The oldest counting batch leaves the window first.
+            next_free = parse_time(times[len(times) - self.limit]) + self.window
+        return QuotaStatus(self.limit, len(times), self.is_exempt(wallet), next_free)
+
+    async def reserve(self, wallet: str, *, user_id: int, lora_id: str, prompt: str) -> Reservation:
+        now, window_start, fresh_after = self._bounds()
+        batch_id = secrets.token_hex(16)
+        limit = 1_000_000_000 if self.is_exempt(wallet) else self.limit
+        reserved = await generation_batches.reserve(
+            self.db,
+            batch_id=batch_id,
+            wallet=wallet,
+            user_id=user_id,
+            lora_id=lora_id,
+            prompt=prompt,
+            now=iso(now),
+            window_start=window_start,
+            fresh_after=fresh_after,
+            limit=limit,
+        )
+        if not reserved:
+            raise QuotaExceeded(await self.status(wallet))
+        return Reservation(batch_id, wallet, lora_id, prompt)
+
+    async def complete(self, reservation: Reservation, images: list[NewImage]) -> bool:
+        return await generation_batches.complete(
+            self.db,
+            batch_id=reservation.batch_id,
+            lora_id=reservation.lora_id,
+            wallet=reservation.wallet,
+            prompt=reservation.prompt,
+            images=images,
+            now=iso(self.clock()),
+        )
+
+    async def release(self, reservation: Reservation) -> bool:
+        return await generation_batches.release(
+            self.db, reservation.batch_id, now=iso(self.clock())
+        )
+
+    async def release_stale(self) -> int:
+        now = self.clock()
+        return await generation_batches.release_stale(
+            self.db, reserved_before=iso(now - self.reservation_timeout), now=iso(now)
+        )

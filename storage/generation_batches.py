@@ -1,0 +1,151 @@
+"""`generation_batches`: the quota's ledger, and the images each batch produced.
+
+A batch is reserved with one conditional INSERT, so however many Discord users, tasks
+or bot processes race for a wallet's last slot, SQLite lets exactly one through.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storage.connection import Connection
+from storage.db import Database
+
+RESERVED, COMPLETED, RELEASED = "reserved", "completed", "released"
+
+# A batch counts when it completed, or while its reservation is still fresh.
+_COUNTS = (
+    "wallet_address = ? AND created_at > ? "
+    "AND (status = 'completed' OR (status = 'reserved' AND created_at > ?))"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NewImage:
+    id: str
+    image_url: str
+    width: int | None
+    height: int | None
+    seed: str | None
+
+
+def _reserve(
+    conn: Connection,
+    batch_id: str,
+    wallet: str,
+    user_id: int,
+    lora_id: str,
+    prompt: str,
+    now: str,
+    window_start: str,
+    fresh_after: str,
+    limit: int,
+) -> bool:
+    # _COUNTS is a constant; every value is bound.
+    cursor = conn.execute(
+        "INSERT INTO generation_batches (id, wallet_address, discord_user_id, lora_training_id, "  # noqa: S608
+        "prompt, status, created_at) "
+        f"SELECT ?, ?, ?, ?, ?, 'reserved', ? WHERE (SELECT COUNT(*) FROM generation_batches "
+        f"WHERE {_COUNTS}) < ?",
+        (
+            batch_id,
+            wallet,
+            str(user_id),
+            lora_id,
+            prompt,
+            now,
+            wallet,
+            window_start,
+            fresh_after,
+            limit,
+        ),
+    )
+    return int(cursor.rowcount) == 1
+
+
+async def reserve(
+    db: Database,
+    *,
+    batch_id: str,
+    wallet: str,
+    user_id: int,
+    lora_id: str,
+    prompt: str,
+    now: str,
+    window_start: str,
+    fresh_after: str,
+    limit: int,
+) -> bool:
+    return await db.run(
+        _reserve, batch_id, wallet, user_id, lora_id, prompt, now, window_start, fresh_after, limit
+    )
+
+
+async def used(db: Database, wallet: str, *, window_start: str, fresh_after: str) -> list[str]:
+    """Creation times of the batches that count now, oldest first."""
+    rows = await db.fetchall(
+        f"SELECT created_at FROM generation_batches WHERE {_COUNTS} ORDER BY created_at",  # noqa: S608
+        (wallet, window_start, fresh_after),
+    )
+    return [str(r["created_at"]) for r in rows]
+
+
+def _complete(
+    conn: Connection,
+    batch_id: str,
+    lora_id: str,
+    wallet: str,
+    prompt: str,
+    images: list[NewImage],
+    now: str,
+) -> bool:
+    """Store the images (seed format) and close the batch, all or nothing."""
+    with conn.transaction():
+        row = conn.fetchone(
+            "UPDATE generation_batches SET status = 'completed', image_count = ?, finished_at = ? "
+            "WHERE id = ? AND status = 'reserved' RETURNING id",
+            (len(images), now, batch_id),
+        )
+        if row is None:
+            return False
+        conn.executemany(
+            "INSERT INTO generated_images (id, lora_training_id, wallet_address, prompt, "
+            "image_url, image_width, image_height, seed, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (i.id, lora_id, wallet, prompt, i.image_url, i.width, i.height, i.seed, now)
+                for i in images
+            ],
+        )
+    return True
+
+
+async def complete(
+    db: Database,
+    *,
+    batch_id: str,
+    lora_id: str,
+    wallet: str,
+    prompt: str,
+    images: list[NewImage],
+    now: str,
+) -> bool:
+    return await db.run(_complete, batch_id, lora_id, wallet, prompt, images, now)
+
+
+async def release(db: Database, batch_id: str, *, now: str) -> bool:
+    changed = await db.execute(
+        "UPDATE generation_batches SET status = 'released', finished_at = ? "
+        "WHERE id = ? AND status = 'reserved'",
+        (now, batch_id),
+    )
+    return changed == 1
+
+
+async def release_stale(db: Database, *, reserved_before: str, now: str) -> int:
+    """Reservations whose process died: mark them released (they already stopped counting)."""
+    return await db.execute(
+        "UPDATE generation_batches SET status = 'released', finished_at = ? "
+        "WHERE status = 'reserved' AND created_at < ?",
+        (now, reserved_before),
+    )

@@ -1,0 +1,162 @@
+"""QuotaLedger against the real database: exact under races, exact at the window edge."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.services.quota import QuotaExceeded, QuotaLedger
+from storage.db import Database
+from storage.generation_batches import NewImage
+
+WALLET = "0x000000000000000000000000000000000000bEEF"
+ADMIN = "0x000000000000000000000000000000000000dEaD"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def ledger(db: Database, clock: Clock) -> QuotaLedger:
+    return QuotaLedger(db, admin_wallets=[ADMIN.lower()], clock=clock)
+
+
+async def use(ledger: QuotaLedger, n: int, wallet: str = WALLET) -> None:
+    for _ in range(n):
+        reservation = await ledger.reserve(wallet, user_id=42, lora_id="l1", prompt="p")
+        assert await ledger.complete(reservation, [])
+
+
+async def test_eight_batches_then_a_refusal_that_says_when(
+    ledger: QuotaLedger, clock: Clock
+) -> None:
+    first = clock.now
+    await use(ledger, 1)
+    clock.now += timedelta(hours=1)
+    await use(ledger, 7)
+    status = await ledger.status(WALLET)
+    assert (status.used, status.remaining) == (8, 0)
+    with pytest.raises(QuotaExceeded) as refused:
+        await ledger.reserve(WALLET, user_id=42, lora_id="l1", prompt="p")
+    next_free = first + timedelta(hours=24)
+    assert refused.value.status.next_free_at == next_free
+    assert f"<t:{int(next_free.timestamp())}:R>" in refused.value.message
+
+
+async def test_twenty_concurrent_requests_for_the_last_slot(ledger: QuotaLedger) -> None:
+    await use(ledger, 7)
+    outcomes = await asyncio.gather(
+        *(ledger.reserve(WALLET, user_id=40 + i, lora_id="l1", prompt="p") for i in range(20)),
+        return_exceptions=True,
+    )
+    winners = [o for o in outcomes if not isinstance(o, BaseException)]
+    assert len(winners) == 1
+    assert all(isinstance(o, QuotaExceeded) for o in outcomes if o not in winners)
+    assert (await ledger.status(WALLET)).used == 8
+
+
+async def test_window_edge(ledger: QuotaLedger, clock: Clock) -> None:
+    await use(ledger, 8)
+    clock.now += timedelta(hours=24) - timedelta(seconds=1)
+    assert (await ledger.status(WALLET)).used == 8
+    clock.now += timedelta(seconds=2)  # 24 h + 1 s after the batches
+    assert (await ledger.status(WALLET)).used == 0
+    await ledger.reserve(WALLET, user_id=42, lora_id="l1", prompt="p")
+
+
+async def test_released_and_stale_reservations_free_their_slot(
+    ledger: QuotaLedger, clock: Clock, db: Database
+) -> None:
+    await use(ledger, 7)
+    failed = await ledger.reserve(WALLET, user_id=42, lora_id="l1", prompt="p")
+    assert await ledger.release(failed)
+    crashed = await ledger.reserve(WALLET, user_id=42, lora_id="l1", prompt="p")
+    assert (await ledger.status(WALLET)).used == 8
+    clock.now += timedelta(minutes=10, seconds=1)  # the process that reserved it died
+    assert (await ledger.status(WALLET)).used == 7
+    assert await ledger.release_stale() == 1
+    assert not await ledger.complete(crashed, [])  # too late: nothing half-saved
+    rows = await db.fetchall("SELECT status FROM generation_batches ORDER BY created_at")
+    assert [r["status"] for r in rows].count("released") == 2
+
+
+async def test_complete_writes_seed_format_rows_once(ledger: QuotaLedger, db: Database) -> None:
+    reservation = await ledger.reserve(WALLET, user_id=42, lora_id="lora-1", prompt="a cat")
+    images = [
+        NewImage(f"{i:032x}", f"https://fal.media/{i}.jpg", 1024, 1024, "18446744073709551615")
+        for i in range(3)
+    ]
+    assert await ledger.complete(reservation, images)
+    assert not await ledger.complete(reservation, images)  # a second completion is refused
+    rows = await db.fetchall("SELECT * FROM generated_images ORDER BY id")
+    assert len(rows) == 3
+    assert rows[0]["seed"] == "18446744073709551615"  # TEXT, beyond 2^53
+    assert rows[0]["prompt"] == "a cat" and rows[0]["wallet_address"] == WALLET
+    assert rows[0]["created_at"].endswith("Z")
+    batch = await db.fetchone("SELECT status, image_count FROM generation_batches")
+    assert batch == {"status": "completed", "image_count": 3}
+
+
+async def test_admin_wallets_are_exempt(ledger: QuotaLedger) -> None:
+    await use(ledger, 12, wallet=ADMIN)
+    status = await ledger.status(ADMIN)
+    assert status.exempt
+    assert status.describe() == "unlimited (admin wallet)"
+
+
+RACE = """
+import asyncio, sys
+from datetime import UTC, datetime
+from storage.db import Database, DatabaseConfig
+from bot.services.quota import QuotaLedger, QuotaExceeded
+async def main():
+    db = Database(DatabaseConfig(url="file:" + sys.argv[1]))
+    await db.open()
+    ledger = QuotaLedger(db, clock=lambda: datetime(2026, 11, 22, 12, 0, 1, tzinfo=UTC))
+    async def one(i):
+        try:
+            await ledger.reserve(sys.argv[2], user_id=i, lora_id="l1", prompt="p")
+            return 1
+        except QuotaExceeded:
+            return 0
+    print(sum(await asyncio.gather(*(one(i) for i in range(10)))))
+    await db.close()
+asyncio.run(main())
+"""
+
+
+async def test_four_processes_racing_on_one_file_stay_exact(
+    db: Database, ledger: QuotaLedger, tmp_path: Path
+) -> None:
+    await use(ledger, 7)
+    path = db.config.local_path
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACE, str(path), WALLET],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    results = [p.communicate(timeout=60) for p in procs]
+    assert all(p.returncode == 0 for p in procs), results
+    assert sum(int(out) for out, _ in results) == 1
+    assert (await ledger.status(WALLET)).used == 8
