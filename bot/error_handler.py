@@ -14,7 +14,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.errors import UserFacingError, new_ref
+from bot.errors import ServiceUnavailable, UserFacingError, new_ref
 from storage.db import DatabaseError
 
 log = logging.getLogger("bot.errors")
@@ -35,17 +35,20 @@ def _custom_id(interaction: discord.Interaction[Any]) -> str | None:
     return str(value) if value is not None else None
 
 
-def describe(error: BaseException, ref: str) -> tuple[str, bool]:
-    """Return the user's message and whether the error is unexpected (log a traceback)."""
+def can_retry(error: BaseException) -> bool:
+    """Errors that may well pass if the user simply tries again."""
+    return isinstance(_unwrap(error), DatabaseError | ServiceUnavailable)
+
+
+def describe(error: BaseException, ref: str, *, retry: bool = False) -> tuple[str, bool]:
+    """Return the user's message and whether the error is unexpected (log a traceback).
+    `retry`: the message comes with a Retry button."""
     error = _unwrap(error)
     if isinstance(error, UserFacingError):
         return f"{error.message} (ref {ref})", False
     if isinstance(error, DatabaseError):
-        return (
-            f"The bot's database isn't answering right now. Please try again in a minute "
-            f"(ref {ref}).",
-            True,
-        )
+        then = "Press Retry in a moment" if retry else "Please try again in a minute"
+        return f"The bot's database isn't answering right now. {then} (ref {ref}).", True
     if isinstance(error, app_commands.CommandOnCooldown):
         seconds = max(1, round(error.retry_after))
         return f"Slow down: you can do that again in {seconds} s (ref {ref}).", False
@@ -76,10 +79,22 @@ def describe(error: BaseException, ref: str) -> tuple[str, bool]:
     return GENERIC.format(ref=ref), True
 
 
-async def report(interaction: discord.Interaction[Any], error: BaseException) -> str:
-    """Log `error` and tell the user privately. Returns the ref used."""
+async def report(
+    interaction: discord.Interaction[Any],
+    error: BaseException,
+    *,
+    retry: discord.ui.Item[Any] | None = None,
+) -> str:
+    """Log `error` and tell the user privately. Returns the ref used.
+
+    `retry`: a button that repeats what failed (a `DynamicItem`, so it works whenever
+    it is pressed), shown when the error is one that trying again can fix."""
     ref = new_ref()
-    message, unexpected = describe(error, ref)
+    view: discord.ui.View | None = None
+    if retry is not None and can_retry(error):
+        view = discord.ui.View(timeout=None)
+        view.add_item(retry)
+    message, unexpected = describe(error, ref, retry=view is not None)
     context = {
         "ref": ref,
         "interaction_id": str(interaction.id),
@@ -98,11 +113,12 @@ async def report(interaction: discord.Interaction[Any], error: BaseException) ->
             with contextlib.suppress(discord.HTTPException):
                 await interaction.response.autocomplete([])
         return ref
+    extra: dict[str, Any] = {} if view is None else {"view": view}
     try:
         if interaction.response.is_done():
-            await interaction.followup.send(message, ephemeral=True)
+            await interaction.followup.send(message, ephemeral=True, **extra)
         else:
-            await interaction.response.send_message(message, ephemeral=True)
+            await interaction.response.send_message(message, ephemeral=True, **extra)
     except discord.HTTPException:
         # The token may have expired (15 min) or the interaction vanished: the log has it.
         log.warning("could not deliver error message", extra=context, exc_info=True)

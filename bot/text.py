@@ -68,5 +68,6 @@ def basescan_address_url(address: str) -> str:
 
 def plain(text: str, limit: int) -> str:
     """User text for places Discord shows without markdown (button and menu labels,
-    footers, autocomplete choices): one line, no invisible characters, at most `limit`."""
-    return truncate(" ".join(_drop_control(text).split()), limit)
+    footers, autocomplete choices): one line, no invisible characters, nothing that looks
+    like a mention, at most `limit`."""
+    return truncate(neutralise_mentions(" ".join(_drop_control(text).split())), limit)

@@ -1,0 +1,1 @@
+"""Discord views (buttons, selects) and the messages they belong to."""
