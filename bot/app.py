@@ -16,6 +16,11 @@ from discord.ext import commands
 from bot import error_handler
 from bot.command_sync import sync_if_changed
 from bot.errors import NotConfigured
+from bot.services.fal import FalGateway
+from bot.services.fal import configure_endpoints as configure_fal
+from bot.services.generation import ImageGenerator
+from bot.services.media import MediaFetcher
+from bot.services.quota import QuotaLedger
 from bot.services.rpc import JsonRpcClient
 from bot.services.wallet_links import LinkResult, SigningOrigin, WalletLinker
 from bot.settings import Settings
@@ -82,6 +87,8 @@ class LoraBot(commands.AutoShardedBot):
             HealthCheck(database=self.db.ping, gateway=self.gateway_status),
         )
         self.synced_commands = False
+        self.quota = QuotaLedger(self.db, admin_wallets=settings.admin_wallets)
+        self.generator: ImageGenerator | None = None
         self.wallet_linker: WalletLinker | None = None
         self.wallet_linking_unavailable: NotConfigured | None = None
 
@@ -129,6 +136,12 @@ class LoraBot(commands.AutoShardedBot):
             self.wallet_linking_unavailable = missing
         else:
             self.wallet_linker = WalletLinker(self.db, origin, rpc=rpc)
+        fal = None
+        if settings.fal_key is not None:
+            configure_fal(str(settings.fal_queue_url) if settings.fal_queue_url else None)
+            fal = FalGateway(settings.fal_key.get_secret_value())
+        media = MediaFetcher(session, allowed_hosts=settings.media_hosts)
+        self.generator = ImageGenerator(self.db, self.quota, fal, media)
 
     async def _announce_link(self, result: LinkResult) -> None:
         # The wallet cog turns this into an edit of the user's private message.

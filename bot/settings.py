@@ -115,6 +115,10 @@ class Settings(BaseSettings):
     fal_queue_url: AnyHttpUrl | None = Field(
         default=None, json_schema_extra=_hint("a URL such as https://queue.fal.run/")
     )
+    media_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("fal.media", "*.fal.media", "storage.googleapis.com"),
+        json_schema_extra=_hint("comma-separated host names, *.example.com for subdomains"),
+    )
     arena_api_url: AnyHttpUrl = Field(
         default=AnyHttpUrl("https://api.are.na"), json_schema_extra=_hint("https://api.are.na")
     )
@@ -235,6 +239,17 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             value = [part for part in re.split(r"[,\s]+", value) if part]
         return tuple(_checksum(str(part)) for part in value)
+
+    @field_validator("media_hosts", mode="before")
+    @classmethod
+    def _host_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part for part in re.split(r"[,\s]+", value) if part]
+        hosts = tuple(str(h).lower() for h in value)
+        for host in hosts:
+            if not re.fullmatch(r"(\*\.)?[a-z0-9.-]+", host):
+                raise ValueError(f"{host!r} is not a host name")
+        return hosts
 
     @field_validator("shard_ids", mode="before")
     @classmethod

@@ -16,7 +16,7 @@ ELLIPSIS = "…"
 # Zero-width space after "@" keeps the text readable but makes it no mention at all.
 _ZWSP = "\u200b"
 _MASS_MENTION = re.compile(r"@(everyone|here)")
-_USER_ROLE_CHANNEL_MENTION = re.compile(r"<(@[!&]?|#)(\d{15,25})>")
+_USER_ROLE_CHANNEL_MENTION = re.compile(r"<(@[!&]?|#)(\d+)>")
 
 
 def _drop_control(text: str) -> str:

@@ -15,6 +15,7 @@ from bot.error_handler import ReportingModal, report
 from bot.errors import UserFacingError
 from bot.services.wallet_links import LinkResult, WalletLinker
 from bot.text import basescan_address_url, code_block, short_address
+from storage import wallets
 from storage.db import DatabaseError
 
 if TYPE_CHECKING:
@@ -194,7 +195,7 @@ class UnlinkButton(
                 content="Kept your wallet linked.", embed=None, view=None
             )
             return
-        removed = await linker_of(interaction.client).unlink(self.user_id)
+        removed = await wallets.remove_link(interaction.client.db, self.user_id)
         text = "Unlinked your wallet." if removed else "No wallet was linked."
         await interaction.response.edit_message(content=text, embed=None, view=None)
 
@@ -255,7 +256,7 @@ class Wallet(
 
     @app_commands.command(name="status", description="Your linked wallet and what it can do")
     async def status(self, interaction: discord.Interaction[LoraBot]) -> None:
-        link = await linker_of(self.bot).linked_wallet(interaction.user.id)
+        link = await wallets.get_link(self.bot.db, interaction.user.id)
         if link is None:
             await interaction.response.send_message(
                 "No wallet linked yet. Use /wallet link to prove one is yours.", ephemeral=True
@@ -268,11 +269,13 @@ class Wallet(
         )
         if linked_at:
             embed.add_field(name="Linked", value=f"<t:{linked_at}:R>")
+        quota = await self.bot.quota.status(link.wallet_address)
+        embed.add_field(name="Generations", value=quota.describe())
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @app_commands.command(name="unlink", description="Remove your linked wallet")
     async def unlink(self, interaction: discord.Interaction[LoraBot]) -> None:
-        link = await linker_of(self.bot).linked_wallet(interaction.user.id)
+        link = await wallets.get_link(self.bot.db, interaction.user.id)
         if link is None:
             await interaction.response.send_message("No wallet is linked.", ephemeral=True)
             return

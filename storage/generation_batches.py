@@ -81,6 +81,32 @@ async def reserve(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class BatchRow:
+    batch_id: str
+    discord_user_id: int
+    lora_id: str
+    prompt: str
+    status: str
+
+
+async def get(db: Database, batch_id: str) -> BatchRow | None:
+    row = await db.fetchone(
+        "SELECT id, discord_user_id, lora_training_id, prompt, status FROM generation_batches "
+        "WHERE id = ?",
+        (batch_id,),
+    )
+    if row is None:
+        return None
+    return BatchRow(
+        row["id"],
+        int(row["discord_user_id"]),
+        row["lora_training_id"],
+        row["prompt"],
+        row["status"],
+    )
+
+
 async def used(db: Database, wallet: str, *, window_start: str, fresh_after: str) -> list[str]:
     """Creation times of the batches that count now, oldest first."""
     rows = await db.fetchall(

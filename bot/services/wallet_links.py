@@ -31,7 +31,7 @@ from bot.services.siwe import (
     parse_time,
     recover_signer,
 )
-from storage import link_challenges, wallets
+from storage import link_challenges
 from storage.db import Database
 from storage.link_challenges import Challenge
 
@@ -246,13 +246,6 @@ class WalletLinker:
                 "that wallet, then paste the whole signature."
             )
         return result.proof
-
-    # --- status / unlink ----------------------------------------------------------
-    async def linked_wallet(self, user_id: int) -> wallets.WalletLink | None:
-        return await wallets.get_link(self.db, user_id)
-
-    async def unlink(self, user_id: int) -> bool:
-        return await wallets.remove_link(self.db, user_id)
 
     async def forget_interaction(self, token: str) -> None:
         await link_challenges.forget_interaction(self.db, token)

@@ -164,40 +164,8 @@ class DetailButton(
         await deliver(interaction, render_detail(gallery, state.lora_id, state.ref), target)
 
 
-class GenerateButton(
-    discord.ui.DynamicItem[Button], template=re.compile(r"gen:open:(?P<lora_id>.*)", re.DOTALL)
-):
-    """A placeholder until /generate exists; its custom_id (`gen:open:<id>`) is stable."""
-
-    def __init__(self, button: Button) -> None:
-        super().__init__(button)
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> GenerateButton:
-        return cls(_button(match.string, "Generate"))
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await guarded(interaction, lambda: self._run(interaction), None)
-
-    async def _run(self, interaction: discord.Interaction[Any]) -> None:
-        try:
-            ids.parse_generate_id(self.custom_id)
-        except ids.InvalidCustomId:
-            raise StaleButton() from None
-        await interaction.response.send_message(
-            "Image generation is coming soon: `/generate` will make four images with this "
-            "LoRA. Until then, copy its weights URL from the page.",
-            ephemeral=True,
-        )
-
-
-DYNAMIC_ITEMS = (GalleryButton, GallerySelect, DetailButton, GenerateButton)
+# `gen:open:<id>` (the Generate button) is handled by the /generate cog.
+DYNAMIC_ITEMS = (GalleryButton, GallerySelect, DetailButton)
 
 
 # --- views ---------------------------------------------------------------------------------
@@ -300,7 +268,7 @@ def detail_view(detail: LoraDetail) -> discord.ui.View:
         button = _button(
             generate_id, "Generate", style=discord.ButtonStyle.primary, disabled=not ready, row=1
         )
-        view.add_item(GenerateButton(button))
+        view.add_item(button)
     url = E.download_url(lora)
     if url is not None:
         view.add_item(discord.ui.Button(label="Download weights", url=url, row=1))

@@ -1,0 +1,99 @@
+"""Downloading images the bot re-hosts (fal outputs): bounded in hosts, size and time.
+
+A failed download of one image never loses the others: each comes back as bytes or
+as the reason it could not be fetched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import aiohttp
+
+log = logging.getLogger(__name__)
+
+# fal's media hosts. Tests pass their own (loopback) explicitly.
+FAL_MEDIA_HOSTS = ("fal.media", "*.fal.media", "storage.googleapis.com")
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    url: str
+    data: bytes | None
+    content_type: str | None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.data is not None
+
+
+class MediaFetcher:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        allowed_hosts: Iterable[str] = FAL_MEDIA_HOSTS,
+        timeout: float = 20.0,
+        concurrency: int = 4,
+    ) -> None:
+        self.session = session
+        self.allowed_hosts = tuple(h.lower() for h in allowed_hosts)
+        self.timeout = timeout
+        self._slots = asyncio.Semaphore(concurrency)
+
+    def host_allowed(self, url: str) -> bool:
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            return False
+        if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost"):
+            return False
+        host = parts.hostname.lower()
+        for allowed in self.allowed_hosts:
+            if allowed.startswith("*.") and host.endswith(allowed[1:]):
+                return True
+            if host == allowed:
+                return True
+        return False
+
+    async def fetch(self, url: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Fetched:
+        if not self.host_allowed(url):
+            return Fetched(url, None, None, "host not allowed")
+        async with self._slots:
+            try:
+                async with (
+                    asyncio.timeout(self.timeout),
+                    self.session.get(url, allow_redirects=False) as response,
+                ):
+                    if response.status != 200:
+                        return Fetched(url, None, None, f"HTTP {response.status}")
+                    content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+                    if not content_type.startswith("image/"):
+                        return Fetched(url, None, None, f"not an image ({content_type or 'none'})")
+                    if (response.content_length or 0) > max_bytes:
+                        return Fetched(url, None, None, "too large")
+                    body = bytearray()
+                    async for chunk in response.content.iter_chunked(_CHUNK):
+                        body += chunk
+                        if len(body) > max_bytes:
+                            return Fetched(url, None, None, "too large")
+                    return Fetched(url, bytes(body), content_type)
+            except TimeoutError:
+                return Fetched(url, None, None, "timed out")
+            except aiohttp.ClientError as exc:
+                return Fetched(url, None, None, type(exc).__name__)
+
+    async def fetch_all(
+        self, urls: Sequence[str], *, max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> list[Fetched]:
+        results = await asyncio.gather(*(self.fetch(u, max_bytes=max_bytes) for u in urls))
+        for item in results:
+            if not item.ok:
+                log.warning("image download failed", extra={"reason": item.error})
+        return list(results)
