@@ -1,0 +1,227 @@
+"""Trainings: the web app's `lora_trainings` rows, the bot's `training_jobs` beside them,
+and the leases that let exactly one process watch each pending training.
+
+Functions named `_…` run inside the database process (see storage/worker.py).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from storage.connection import Connection
+from storage.db import Database
+
+
+@dataclass(frozen=True, slots=True)
+class NewTraining:
+    lora_id: str
+    request_id: str
+    wallet: str
+    trigger_word: str
+    steps: int
+    image_urls: tuple[str, ...]
+    discord_user_id: int
+    channel_id: int | None
+    progress_message_id: int | None
+    credit_id: str | None
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class WatchedTraining:
+    lora_id: str
+    request_id: str
+    trigger_word: str
+    wallet: str
+    discord_user_id: int | None  # None: started by the web app, nobody to tell here
+    channel_id: int | None
+    progress_message_id: int | None
+    credit_id: str | None
+    state: str | None
+    created_at: str
+
+
+def insert_pending(conn: Connection, training: NewTraining) -> None:
+    """The seed's `pending` row (web-app format) and the bot's job row. Call inside the
+    transaction that also consumes the credit that paid for it."""
+    conn.execute(
+        "INSERT INTO lora_trainings (id, request_id, wallet_address, trigger_word, steps, "
+        "image_urls, lora_weights_url, status, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, NULL, 'pending', ?)",
+        (
+            training.lora_id,
+            training.request_id,
+            training.wallet,
+            training.trigger_word,
+            training.steps,
+            json.dumps(list(training.image_urls)),
+            training.created_at,
+        ),
+    )
+    conn.execute(
+        "INSERT INTO training_jobs (lora_training_id, request_id, discord_user_id, channel_id, "
+        "progress_message_id, credit_id, state, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+        (
+            training.lora_id,
+            training.request_id,
+            str(training.discord_user_id),
+            str(training.channel_id) if training.channel_id else None,
+            str(training.progress_message_id) if training.progress_message_id else None,
+            training.credit_id,
+            training.created_at,
+            training.created_at,
+        ),
+    )
+
+
+def _opt_int(value: Any) -> int | None:
+    return int(value) if value not in (None, "") else None
+
+
+def _claim(conn: Connection, owner: str, now: str, until: str, limit: int) -> list[dict[str, Any]]:
+    with conn.transaction():
+        rows = conn.fetchall(
+            "SELECT t.id, t.request_id, t.trigger_word, t.wallet_address, t.created_at, "
+            "j.discord_user_id, j.channel_id, j.progress_message_id, j.credit_id, j.state "
+            "FROM lora_trainings t "
+            "LEFT JOIN training_leases l ON l.lora_training_id = t.id "
+            "LEFT JOIN training_jobs j ON j.lora_training_id = t.id "
+            "WHERE t.status = 'pending' AND (l.owner IS NULL OR l.owner = ? OR l.expires_at < ?) "
+            "ORDER BY t.created_at LIMIT ?",
+            (owner, now, limit),
+        )
+        for row in rows:
+            conn.execute(
+                "INSERT INTO training_leases (lora_training_id, owner, expires_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (lora_training_id) DO UPDATE SET owner = excluded.owner, "
+                "expires_at = excluded.expires_at",
+                (row["id"], owner, until),
+            )
+    return rows
+
+
+async def claim(
+    db: Database, *, owner: str, now: str, until: str, limit: int = 50
+) -> list[WatchedTraining]:
+    rows = await db.run(_claim, owner, now, until, limit)
+    return [
+        WatchedTraining(
+            lora_id=r["id"],
+            request_id=r["request_id"],
+            trigger_word=r["trigger_word"],
+            wallet=r["wallet_address"],
+            discord_user_id=_opt_int(r["discord_user_id"]),
+            channel_id=_opt_int(r["channel_id"]),
+            progress_message_id=_opt_int(r["progress_message_id"]),
+            credit_id=r["credit_id"],
+            state=r["state"],
+            created_at=r["created_at"],
+        )
+        for r in rows
+    ]
+
+
+async def record_progress(
+    db: Database,
+    lora_id: str,
+    *,
+    state: str,
+    queue_position: int | None,
+    steps_done: int | None,
+    steps_total: int | None,
+    now: str,
+) -> None:
+    await db.execute(
+        "UPDATE training_jobs SET state = ?, queue_position = ?, steps_done = ?, steps_total = ?, "
+        "updated_at = ? WHERE lora_training_id = ?",
+        (state, queue_position, steps_done, steps_total, now, lora_id),
+    )
+
+
+def _finish(
+    conn: Connection,
+    lora_id: str,
+    status: str,
+    weights_url: str | None,
+    error: str | None,
+    now: str,
+) -> bool:
+    """Complete or fail a pending training once (whoever gets here first)."""
+    with conn.transaction():
+        row = conn.fetchone(
+            "UPDATE lora_trainings SET status = ?, lora_weights_url = COALESCE(?, lora_weights_url) "
+            "WHERE id = ? AND status = 'pending' RETURNING id",
+            (status, weights_url, lora_id),
+        )
+        if row is None:
+            return False
+        conn.execute(
+            "UPDATE training_jobs SET state = ?, error = ?, updated_at = ? WHERE lora_training_id = ?",
+            (status, error, now, lora_id),
+        )
+        conn.execute("DELETE FROM training_leases WHERE lora_training_id = ?", (lora_id,))
+    return True
+
+
+async def finish(
+    db: Database, lora_id: str, *, status: str, weights_url: str | None, error: str | None, now: str
+) -> bool:
+    assert status in ("completed", "failed")
+    return await db.run(_finish, lora_id, status, weights_url, error, now)
+
+
+async def claim_notification(db: Database, lora_id: str, *, now: str) -> bool:
+    """Exactly one process tells the user (a conditional write decides which)."""
+    changed = await db.execute(
+        "UPDATE training_jobs SET notified_at = ? WHERE lora_training_id = ? AND notified_at IS NULL",
+        (now, lora_id),
+    )
+    return changed == 1
+
+
+async def release_notification(db: Database, lora_id: str) -> None:
+    await db.execute(
+        "UPDATE training_jobs SET notified_at = NULL WHERE lora_training_id = ?", (lora_id,)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    training: WatchedTraining
+    status: str
+    weights_url: str | None
+    error: str | None
+
+
+async def unnotified_finished(db: Database) -> list[Finished]:
+    """Finished trainings whose user was never told (the process stopped in between)."""
+    rows = await db.fetchall(
+        "SELECT t.id, t.request_id, t.trigger_word, t.wallet_address, t.created_at, t.status, "
+        "t.lora_weights_url, j.error, "
+        "j.discord_user_id, j.channel_id, j.progress_message_id, j.credit_id "
+        "FROM training_jobs j JOIN lora_trainings t ON t.id = j.lora_training_id "
+        "WHERE j.notified_at IS NULL AND t.status IN ('completed', 'failed')",
+    )
+    return [
+        Finished(
+            WatchedTraining(
+                lora_id=r["id"],
+                request_id=r["request_id"],
+                trigger_word=r["trigger_word"],
+                wallet=r["wallet_address"],
+                discord_user_id=_opt_int(r["discord_user_id"]),
+                channel_id=_opt_int(r["channel_id"]),
+                progress_message_id=_opt_int(r["progress_message_id"]),
+                credit_id=r["credit_id"],
+                state=r["status"],
+                created_at=r["created_at"],
+            ),
+            r["status"],
+            r["lora_weights_url"],
+            r["error"],
+        )
+        for r in rows
+    ]

@@ -1,0 +1,145 @@
+"""A local stand-in for fal's `fal-ai/flux-lora-fast-training` queue, over real HTTP.
+
+Each submitted training walks through `script` one status poll at a time (queued with
+positions, then in progress with tqdm-like step logs), then completes or fails.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+APP = "fal-ai/flux-lora-fast-training"
+
+
+def default_script() -> list[dict[str, Any]]:
+    return [
+        {"status": "IN_QUEUE", "queue_position": 2},
+        {"status": "IN_QUEUE", "queue_position": 0},
+        {"status": "IN_PROGRESS", "logs": [{"message": " 10%|█         | 100/1000 [00:05<00:45]"}]},
+        {"status": "IN_PROGRESS", "logs": [{"message": " 50%|█████     | 500/1000 [00:25<00:25]"}]},
+    ]
+
+
+@dataclass
+class Training:
+    request_id: str
+    arguments: dict[str, Any]
+    polls: int = 0
+    cancelled: bool = False
+
+
+@dataclass
+class TrainingMode:
+    script: list[dict[str, Any]] = field(default_factory=default_script)
+    error: str | None = None  # the job fails with this at the end
+    submit_status: int = 200
+    status_status: int = 200  # e.g. 500 while fal is down
+    no_weights: bool = False
+
+
+class FakeFalTraining:
+    def __init__(self) -> None:
+        self.mode = TrainingMode()
+        self.trainings: dict[str, Training] = {}
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> FakeFalTraining:
+        app = web.Application()
+        prefix = f"/{APP}"
+        app.router.add_post(prefix, self._submit)
+        app.router.add_get(prefix + "/requests/{rid}/status", self._status)
+        app.router.add_get(prefix + "/requests/{rid}", self._result)
+        app.router.add_put(prefix + "/requests/{rid}/cancel", self._cancel)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def add(self, request_id: str | None = None, arguments: dict[str, Any] | None = None) -> str:
+        """A training fal already accepted (e.g. submitted before a restart)."""
+        rid = request_id or secrets.token_hex(8)
+        self.trainings[rid] = Training(rid, arguments or {})
+        return rid
+
+    async def _submit(self, request: web.Request) -> web.Response:
+        if self.mode.submit_status != 200:
+            return web.json_response({"detail": "fake failure"}, status=self.mode.submit_status)
+        rid = self.add(arguments=await request.json())
+        base = f"{self.base_url}/{APP}/requests/{rid}"
+        return web.json_response(
+            {
+                "request_id": rid,
+                "status_url": f"{base}/status",
+                "response_url": base,
+                "cancel_url": f"{base}/cancel",
+            }
+        )
+
+    async def _status(self, request: web.Request) -> web.Response:
+        if self.mode.status_status != 200:
+            return web.json_response({"detail": "down"}, status=self.mode.status_status)
+        training = self.trainings.get(request.match_info["rid"])
+        if training is None:
+            return web.json_response({"detail": "not found"}, status=404)
+        if training.cancelled:
+            return web.json_response(
+                {"status": "COMPLETED", "logs": [], "error": "cancelled", "error_type": "cancelled"}
+            )
+        training.polls += 1
+        script = self.mode.script
+        if training.polls <= len(script):
+            return web.json_response({"logs": [], **script[training.polls - 1]})
+        body: dict[str, Any] = {
+            "status": "COMPLETED",
+            "logs": [{"message": "100%|██████████| 1000/1000 [00:50<00:00]"}],
+            "metrics": {},
+        }
+        if self.mode.error:
+            body["error"] = self.mode.error
+        return web.json_response(body)
+
+    async def _result(self, request: web.Request) -> web.Response:
+        rid = request.match_info["rid"]
+        if rid not in self.trainings:
+            return web.json_response({"detail": "not found"}, status=404)
+        if self.mode.no_weights:
+            return web.json_response({"config_file": {"url": f"{self.base_url}/files/{rid}.json"}})
+        return web.json_response(
+            {
+                "diffusers_lora_file": {
+                    "url": f"https://v3.fal.media/files/fake/{rid}/pytorch_lora_weights.safetensors",
+                    "content_type": "application/octet-stream",
+                    "file_name": "pytorch_lora_weights.safetensors",
+                    "file_size": 89_745_224,
+                },
+                "config_file": {"url": f"https://v3.fal.media/files/fake/{rid}/config.json"},
+            }
+        )
+
+    async def _cancel(self, request: web.Request) -> web.Response:
+        training = self.trainings.get(request.match_info["rid"])
+        if training is None:
+            return web.json_response({"detail": "not found"}, status=404)
+        queued = (
+            training.polls < len(self.mode.script)
+            and self.mode.script[training.polls].get("status") == "IN_QUEUE"
+        )
+        if not queued:
+            return web.json_response({"detail": "already started"}, status=400)
+        training.cancelled = True
+        return web.json_response({"status": "CANCELLATION_REQUESTED"}, status=202)

@@ -1,0 +1,232 @@
+"""TrainingWatcher: the real database, our FalTrainer against a fake fal training queue
+over HTTP. The notifier here records what the Discord side would be asked to show."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.services.fal import configure_endpoints
+from bot.services.fal_training import FalTrainer, TrainingStatus, progress_from_logs
+from bot.services.training_watcher import TrainingOutcome, TrainingWatcher
+from storage import trainings
+from storage.db import Database
+from storage.trainings import NewTraining, WatchedTraining
+from tests.fakes.fal_training import FakeFalTraining
+from tests.gallery_rows import insert_loras, lora_row, new_id
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class Recorder:
+    def __init__(self, *, fail_finished: int = 0) -> None:
+        self.progress: list[tuple[str, TrainingStatus]] = []
+        self.finished: list[tuple[str, TrainingOutcome]] = []
+        self.fail_finished = fail_finished
+
+    async def progress_hook(self, training: WatchedTraining, status: TrainingStatus) -> None:
+        self.progress.append((training.lora_id, status))
+
+    async def finished_hook(self, training: WatchedTraining, outcome: TrainingOutcome) -> None:
+        if self.fail_finished:
+            self.fail_finished -= 1
+            raise RuntimeError("Discord is down")
+        self.finished.append((training.lora_id, outcome))
+
+
+class Notifier:
+    """Adapts Recorder to the TrainingNotifier protocol."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+
+    async def progress(self, training: WatchedTraining, status: TrainingStatus) -> None:
+        await self.recorder.progress_hook(training, status)
+
+    async def finished(self, training: WatchedTraining, outcome: TrainingOutcome) -> None:
+        await self.recorder.finished_hook(training, outcome)
+
+
+@pytest.fixture
+async def fal() -> AsyncIterator[FakeFalTraining]:
+    fake = await FakeFalTraining().start()
+    configure_endpoints(fake.base_url)
+    try:
+        yield fake
+    finally:
+        await fake.stop()
+
+
+@pytest.fixture
+def trainer(fal: FakeFalTraining) -> FalTrainer:
+    return FalTrainer("fake-key:secret")
+
+
+async def start_training(db: Database, fal: FakeFalTraining, *, user: int | None = 42) -> str:
+    rid = fal.add()
+    lora_id = new_id()
+    if user is None:  # a training the web app started: no job row
+        await insert_loras(
+            db, [{**lora_row(lora_id=lora_id, status="pending", weights=None), "request_id": rid}]
+        )
+        return lora_id
+    await db.transaction(
+        trainings.insert_pending,
+        NewTraining(
+            lora_id=lora_id,
+            request_id=rid,
+            wallet="0x1234567890AbcdEF1234567890aBcdef12345678",
+            trigger_word="mystyle",
+            steps=1000,
+            image_urls=("https://images.are.na/a.jpg",),
+            discord_user_id=user,
+            channel_id=7,
+            progress_message_id=1234,
+            credit_id="credit-1",
+            created_at="2026-11-22T11:59:00.000Z",
+        ),
+    )
+    return lora_id
+
+
+def watcher(
+    db: Database, trainer: FalTrainer, recorder: Recorder, clock: Clock, **kw: object
+) -> TrainingWatcher:
+    restored: list[str] = kw.pop("restored", [])  # type: ignore[assignment]
+
+    async def restore(credit_id: str) -> None:
+        restored.append(credit_id)
+
+    return TrainingWatcher(
+        db, trainer, Notifier(recorder), restore_credit=restore, clock=clock, **kw
+    )  # type: ignore[arg-type]
+
+
+async def status_of(db: Database, lora_id: str) -> dict[str, object]:
+    row = await db.fetchone(
+        "SELECT status, lora_weights_url FROM lora_trainings WHERE id = ?", (lora_id,)
+    )
+    assert row is not None
+    return row
+
+
+def test_progress_is_read_from_tqdm_like_logs() -> None:
+    logs = [{"message": "loading"}, {"message": " 45%|████▌     | 450/1000 [01:02<01:15]"}]
+    assert progress_from_logs(logs) == (450, 1000)
+    assert progress_from_logs([{"message": "step 3 of nothing"}]) == (None, None)
+    assert progress_from_logs(None) == (None, None)
+
+
+async def test_a_training_is_followed_to_completion(
+    db: Database, fal: FakeFalTraining, trainer: FalTrainer
+) -> None:
+    lora_id = await start_training(db, fal)
+    recorder = Recorder()
+    w = watcher(db, trainer, recorder, Clock())
+    for _ in range(6):
+        await w.poll_once()
+    states = [(s.state, s.queue_position, s.steps_done) for _, s in recorder.progress]
+    assert states == [
+        ("queued", 2, None),
+        ("queued", 0, None),
+        ("running", None, 100),
+        ("running", None, 500),
+    ]
+    row = await status_of(db, lora_id)
+    assert row["status"] == "completed"
+    assert str(row["lora_weights_url"]).endswith("pytorch_lora_weights.safetensors")
+    assert [(i, o.status) for i, o in recorder.finished] == [(lora_id, "completed")]
+    assert await w.poll_once() == 0  # nothing pending any more; nobody told twice
+    assert len(recorder.finished) == 1
+
+
+async def test_a_failed_training_restores_the_credit(
+    db: Database, fal: FakeFalTraining, trainer: FalTrainer
+) -> None:
+    fal.mode.script = []
+    fal.mode.error = "Not enough images with faces"
+    lora_id = await start_training(db, fal)
+    recorder, restored = Recorder(), []
+    w = watcher(db, trainer, recorder, Clock(), restored=restored)
+    await w.poll_once()
+    assert (await status_of(db, lora_id))["status"] == "failed"
+    assert restored == ["credit-1"]
+    ((_, outcome),) = recorder.finished
+    assert outcome.error == "Not enough images with faces"
+
+
+async def test_missing_weights_file_is_a_failure_not_a_crash(
+    db: Database, fal: FakeFalTraining, trainer: FalTrainer
+) -> None:
+    fal.mode.script = []
+    fal.mode.no_weights = True
+    lora_id = await start_training(db, fal)
+    await watcher(db, trainer, Recorder(), Clock()).poll_once()
+    assert (await status_of(db, lora_id))["status"] == "failed"
+
+
+async def test_two_processes_never_watch_one_training(
+    db: Database, fal: FakeFalTraining, trainer: FalTrainer
+) -> None:
+    lora_id = await start_training(db, fal)
+    clock = Clock()
+    first_log, second_log = Recorder(), Recorder()
+    first = watcher(db, trainer, first_log, clock, owner="process-a")
+    second = watcher(db, trainer, second_log, clock, owner="process-b")
+    assert await first.poll_once() == 1
+    assert await second.poll_once() == 0  # leased by process A
+    # Process A dies. Once its lease lapses, B takes over and finishes the job.
+    clock.now += timedelta(seconds=91)
+    for _ in range(6):
+        await second.poll_once()
+    assert (await status_of(db, lora_id))["status"] == "completed"
+    assert [i for i, _ in second_log.finished] == [lora_id]
+    assert first_log.finished == []
+
+
+async def test_fal_down_keeps_the_training_pending(
+    db: Database, fal: FakeFalTraining, trainer: FalTrainer
+) -> None:
+    lora_id = await start_training(db, fal)
+    fal.mode.status_status = 500
+    w = watcher(db, trainer, Recorder(), Clock())
+    await w.poll_once()
+    assert (await status_of(db, lora_id))["status"] == "pending"
+    fal.mode.status_status = 200
+    for _ in range(6):
+        await w.poll_once()
+    assert (await status_of(db, lora_id))["status"] == "completed"
+
+
+async def test_a_failed_notification_is_retried(
+    db: Database, fal: FakeFalTraining, trainer: FalTrainer
+) -> None:
+    fal.mode.script = []
+    lora_id = await start_training(db, fal)
+    recorder = Recorder(fail_finished=2)  # the first telling and its same-poll retry fail
+    w = watcher(db, trainer, recorder, Clock())
+    await w.poll_once()
+    assert recorder.finished == []
+    await w.poll_once()  # the next poll's catch-up pass tells the user
+    assert [(i, o.status, o.weights_url is not None) for i, o in recorder.finished] == [
+        (lora_id, "completed", True)
+    ]
+
+
+async def test_web_app_trainings_are_completed_silently(
+    db: Database, fal: FakeFalTraining, trainer: FalTrainer
+) -> None:
+    fal.mode.script = []
+    lora_id = await start_training(db, fal, user=None)
+    recorder = Recorder()
+    await watcher(db, trainer, recorder, Clock()).poll_once()
+    assert (await status_of(db, lora_id))["status"] == "completed"
+    assert recorder.finished == [] and recorder.progress == []
