@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +26,9 @@ class DatabaseConfig:
     sync_url: str | None = None
     sync_interval: float | None = None
     busy_timeout_ms: int = 5000
+    # Remote only: reconnect before a call after this many idle seconds (servers expire
+    # idle Hrana streams after 10 s; see storage/worker.py).
+    remote_idle_limit: float = 5.0
 
     @property
     def is_local(self) -> bool:
@@ -98,12 +102,28 @@ def open_connection(config: DatabaseConfig) -> Connection:
     path = config.local_path
     if path is not None and path.parent != Path():
         path.parent.mkdir(parents=True, exist_ok=True)
-    raw = libsql.connect(str(path) if path is not None else config.url, **kwargs)
-    if config.sync_url:
-        raw.sync()
+    try:
+        raw = libsql.connect(str(path) if path is not None else config.url, **kwargs)
+        if config.sync_url:
+            raw.sync()
+        elif not config.is_local:
+            # libsql connects lazily: ask once, so a wrong URL or token fails here.
+            raw.execute("SELECT 1").fetchall()
+    except ValueError as exc:
+        if config.mode == "embedded":
+            raise
+        raise DatabaseError(_cannot_reach(config, exc)) from exc
     if config.is_local:
         raw.execute(f"PRAGMA busy_timeout = {int(config.busy_timeout_ms)}")
     return Connection(raw)
+
+
+def _cannot_reach(config: DatabaseConfig, exc: Exception) -> str:
+    where = config.sync_url or config.url
+    status = re.search(r"status=(\d{3})", str(exc))
+    if status and status[1] in ("401", "403"):
+        return f"{where} refused the auth token (HTTP {status[1]}): check TURSO_AUTH_TOKEN"
+    return f"{where} did not answer as a libSQL server: {exc}"
 
 
 # --- Small module-level operations (the worker runs functions by name) ---------------

@@ -20,6 +20,7 @@ import multiprocessing.connection
 import os
 import pickle
 import signal
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +32,13 @@ _READY_TIMEOUT = 60.0
 _CONTEXT = multiprocessing.get_context("spawn")
 
 
+def _stream_broken(exc: BaseException) -> bool:
+    """A failure of libsql's HTTP exchange itself (status, transport, JSON), not an SQL
+    error reported inside a good answer ("stream error", "error at step")."""
+    text = str(exc)
+    return text.startswith("Hrana:") and not ("stream error" in text or "error at step" in text)
+
+
 def _child_main(pipe: multiprocessing.connection.Connection, config: DatabaseConfig) -> None:
     # Ctrl-C goes to the whole process group; the parent decides when we stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -40,6 +48,13 @@ def _child_main(pipe: multiprocessing.connection.Connection, config: DatabaseCon
         pipe.send(("error", DatabaseError(str(exc))))
         return
     pipe.send(("ready", os.getpid()))
+    # sqld and Turso close a Hrana stream after 10 s without a request, and libsql 0.1.11
+    # never recovers a connection whose stream is gone (expired, or its answer lost): it
+    # resends the dead baton forever (tursodatabase/libsql-python#41). It also keeps a
+    # stream open after every query. So a remote connection idle for longer than
+    # `remote_idle_limit` is replaced before use, and one whose HTTP exchange failed is
+    # replaced after the error (that call still fails: it may or may not have run).
+    remote, broken, last_used = config.mode != "embedded", False, time.monotonic()
     while True:
         try:
             message = pipe.recv()
@@ -48,6 +63,14 @@ def _child_main(pipe: multiprocessing.connection.Connection, config: DatabaseCon
         if message is None:
             break
         fn, args, kwargs = message
+        if remote and (broken or time.monotonic() - last_used > config.remote_idle_limit):
+            try:
+                conn.close()
+                del conn  # gone (a replica's sync task with it) before another one opens
+                conn = open_connection(config)
+            except BaseException as exc:
+                pipe.send(("error", DatabaseError(str(exc))))
+                return  # the parent starts a fresh worker for the next call
         try:
             reply: tuple[str, Any] = ("ok", fn(conn, *args, **kwargs))
         except (ValueError, RuntimeError) as exc:
@@ -55,6 +78,8 @@ def _child_main(pipe: multiprocessing.connection.Connection, config: DatabaseCon
             reply = ("error", exc if isinstance(exc, DatabaseError) else DatabaseError(str(exc)))
         except BaseException as exc:
             reply = ("error", exc)
+        broken = reply[0] == "error" and _stream_broken(reply[1])
+        last_used = time.monotonic()
         try:
             pipe.send(reply)
         except (pickle.PicklingError, TypeError, AttributeError) as exc:

@@ -141,6 +141,7 @@ asyncio.run(main())
 """
 
 
+@pytest.mark.embedded_only  # four processes on one file path (remote: test_remote_database.py)
 async def test_four_processes_racing_on_one_file_stay_exact(
     db: Database, ledger: QuotaLedger, tmp_path: Path
 ) -> None:
