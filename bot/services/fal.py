@@ -1,7 +1,9 @@
-"""fal.ai behind a small adapter: FLUX LoRA generation through fal-client's queue API.
+"""fal.ai behind a small adapter: FLUX LoRA generation through fal-client's queue API,
+and uploads to fal's file storage (the training zip).
 
-fal-client reads its hosts from module constants; `configure_endpoints` points them at
-another queue (a proxy, or a local fake in tests) before any client is made.
+fal-client reads its hosts from module constants; `configure_endpoints` and
+`configure_storage_endpoints` point them at another queue or storage (a proxy, or a
+local fake in tests) before any client is made.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import fal_client
@@ -68,6 +71,63 @@ def configure_endpoints(queue_url: str | None) -> None:
     """Send fal-client's queue calls to `queue_url` (must be set before clients exist)."""
     if queue_url:
         fal_internals.QUEUE_URL_FORMAT = queue_url.rstrip("/") + "/"
+
+
+def configure_storage_endpoints(rest_url: str | None, cdn_url: str | None) -> None:
+    """Send fal-client's uploads elsewhere (must be set before clients upload anything).
+
+    `rest_url` answers `POST /storage/auth/token` (and the fallback upload route);
+    `cdn_url` receives the file (`POST /files/upload`). Files over 100 MB go to the
+    `base_url` the token answer names instead, in 10 MB parts."""
+    if rest_url:
+        fal_internals.REST_URL = rest_url.rstrip("/")
+    if cdn_url:
+        fal_internals.CDN_URL = cdn_url.rstrip("/")
+
+
+class FalStorageUnavailable(ServiceUnavailable):
+    def __init__(self, reason: str) -> None:
+        super().__init__("fal.ai's file storage", "Please try again in a few minutes.")
+        self.reason = reason
+
+
+class FalStorage:
+    """Files up to fal's CDN, for models that read their input from a URL.
+
+    Memory: fal-client 1.0.3 does not stream. A file of up to 100 MB is read whole, and
+    httpx hands it to the socket in one write, which asyncio copies into its send buffer:
+    measured peak about 3x the file (an 80 MB zip: +235 MiB). A bigger file goes in 10 MB
+    parts, 10 at a time, yet about 16 parts were alive at the peak (a 400 MB zip: +300
+    MiB). See `bench/training_prep.py`."""
+
+    def __init__(self, key: str, *, timeout: float = 600.0, request_timeout: float = 120.0) -> None:
+        self._client = fal_client.AsyncClient(key=key, default_timeout=request_timeout)
+        self.timeout = timeout
+
+    async def upload_file(self, path: Path) -> str:
+        """Upload `path` (its content type guessed from the suffix); return its URL."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                url = await self._client.upload_file(path)
+        except TimeoutError:
+            raise FalStorageUnavailable(f"no answer within {self.timeout:g} s") from None
+        except fal_client.FalClientHTTPError as exc:
+            raise self._refused(exc.status_code) from None
+        except httpx.HTTPStatusError as exc:
+            # The storage token request raises plain httpx errors, without retries.
+            raise self._refused(exc.response.status_code) from None
+        except (fal_client.FalClientError, httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            # Transport failures, and answers that are not the JSON fal-client expects.
+            raise FalStorageUnavailable(type(exc).__name__) from None
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise FalStorageUnavailable("upload answered without a file URL")
+        return url
+
+    @staticmethod
+    def _refused(status: int) -> FalStorageUnavailable:
+        if status in (401, 403):
+            log.error("fal.ai storage refused the key (HTTP %s): check FAL_KEY", status)
+        return FalStorageUnavailable(f"HTTP {status}")
 
 
 def generation_arguments(lora_url: str, prompt: str, trigger_word: str) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Downloading images the bot re-hosts (fal outputs): bounded in hosts, size and time.
+"""Downloading images: fal outputs the bot re-hosts, Are.na images it trains on. Bounded
+in hosts (every redirect hop too), size and time.
 
 A failed download of one image never loses the others: each comes back as bytes or
 as the reason it could not be fetched.
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import aiohttp
+from yarl import URL
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +22,7 @@ log = logging.getLogger(__name__)
 FAL_MEDIA_HOSTS = ("fal.media", "*.fal.media", "storage.googleapis.com")
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 _CHUNK = 64 * 1024
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +45,13 @@ class MediaFetcher:
         allowed_hosts: Iterable[str] = FAL_MEDIA_HOSTS,
         timeout: float = 20.0,
         concurrency: int = 4,
+        max_redirects: int = 0,
     ) -> None:
         self.session = session
         self.allowed_hosts = tuple(h.lower() for h in allowed_hosts)
         self.timeout = timeout
+        # Redirects are followed by hand so that every hop is checked against the hosts.
+        self.max_redirects = max_redirects
         self._slots = asyncio.Semaphore(concurrency)
 
     def host_allowed(self, url: str) -> bool:
@@ -67,27 +73,42 @@ class MediaFetcher:
             return Fetched(url, None, None, "host not allowed")
         async with self._slots:
             try:
-                async with (
-                    asyncio.timeout(self.timeout),
-                    self.session.get(url, allow_redirects=False) as response,
-                ):
-                    if response.status != 200:
-                        return Fetched(url, None, None, f"HTTP {response.status}")
-                    content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
-                    if not content_type.startswith("image/"):
-                        return Fetched(url, None, None, f"not an image ({content_type or 'none'})")
-                    if (response.content_length or 0) > max_bytes:
-                        return Fetched(url, None, None, "too large")
-                    body = bytearray()
-                    async for chunk in response.content.iter_chunked(_CHUNK):
-                        body += chunk
-                        if len(body) > max_bytes:
-                            return Fetched(url, None, None, "too large")
-                    return Fetched(url, bytes(body), content_type)
+                async with asyncio.timeout(self.timeout):
+                    current = url
+                    for hop in range(self.max_redirects + 1):
+                        async with self.session.get(current, allow_redirects=False) as response:
+                            if response.status in _REDIRECTS and hop < self.max_redirects:
+                                location = response.headers.get("Location")
+                                if not location:
+                                    return Fetched(url, None, None, f"HTTP {response.status}")
+                                current = str(response.url.join(URL(location)))
+                                if not self.host_allowed(current):
+                                    return Fetched(
+                                        url, None, None, "redirect to a host not allowed"
+                                    )
+                                continue
+                            return await self._read(url, response, max_bytes)
+                    return Fetched(url, None, None, "too many redirects")
             except TimeoutError:
                 return Fetched(url, None, None, "timed out")
-            except aiohttp.ClientError as exc:
+            except (aiohttp.ClientError, ValueError) as exc:
                 return Fetched(url, None, None, type(exc).__name__)
+
+    @staticmethod
+    async def _read(url: str, response: aiohttp.ClientResponse, max_bytes: int) -> Fetched:
+        if response.status != 200:
+            return Fetched(url, None, None, f"HTTP {response.status}")
+        content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+        if not content_type.startswith("image/"):
+            return Fetched(url, None, None, f"not an image ({content_type or 'none'})")
+        if (response.content_length or 0) > max_bytes:
+            return Fetched(url, None, None, "too large")
+        body = bytearray()
+        async for chunk in response.content.iter_chunked(_CHUNK):
+            body += chunk
+            if len(body) > max_bytes:
+                return Fetched(url, None, None, "too large")
+        return Fetched(url, bytes(body), content_type)
 
     async def fetch_all(
         self, urls: Sequence[str], *, max_bytes: int = DEFAULT_MAX_BYTES

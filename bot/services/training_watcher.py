@@ -40,6 +40,7 @@ class TrainingNotifier(Protocol):
     async def finished(self, training: WatchedTraining, outcome: TrainingOutcome) -> None: ...
 
 
+# Gives back the credit that paid for a training, by the training's id.
 CreditRestorer = Callable[[str], Awaitable[object]]
 
 
@@ -126,7 +127,7 @@ class TrainingWatcher:
         )
         if outcome.status == "failed" and training.credit_id and self.restore_credit is not None:
             # Money is never lost: the payment becomes a credit for the next /train.
-            await self.restore_credit(training.credit_id)
+            await self.restore_credit(training.lora_id)
         await self._tell(training, outcome)
 
     async def _tell(self, training: WatchedTraining, outcome: TrainingOutcome) -> None:

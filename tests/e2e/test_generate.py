@@ -133,8 +133,13 @@ async def test_happy_path_thread_four_attachments_four_rows(
         assert {r["seed"] for r in rows} == {"18446744073709551557"}
         assert {r["wallet_address"] for r in rows} == {WALLET_A}
         assert fal.submissions[0].arguments["prompt"] == "a cat on the moon in the style of mystyle"
-        original = await ix.original()
-        assert original["embeds"][0]["footer"]["text"].startswith("Done: 4 image(s)")
+        # The reply's last edit ("Done") follows the thread post.
+        await emulator.wait_until(
+            lambda: emulator.message(ix.original_message_id)["embeds"][0]["footer"][
+                "text"
+            ].startswith("Done: 4 image(s)"),
+            what="the reply to say Done",
+        )
         status = await (
             await emulator.run_command("wallet status", user_id=ALICE, channel_id=CHANNEL)
         ).response()

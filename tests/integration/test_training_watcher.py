@@ -102,8 +102,8 @@ def watcher(
 ) -> TrainingWatcher:
     restored: list[str] = kw.pop("restored", [])  # type: ignore[assignment]
 
-    async def restore(credit_id: str) -> None:
-        restored.append(credit_id)
+    async def restore(training_id: str) -> None:
+        restored.append(training_id)
 
     return TrainingWatcher(
         db, trainer, Notifier(recorder), restore_credit=restore, clock=clock, **kw
@@ -158,7 +158,7 @@ async def test_a_failed_training_restores_the_credit(
     w = watcher(db, trainer, recorder, Clock(), restored=restored)
     await w.poll_once()
     assert (await status_of(db, lora_id))["status"] == "failed"
-    assert restored == ["credit-1"]
+    assert restored == [lora_id]
     ((_, outcome),) = recorder.finished
     assert outcome.error == "Not enough images with faces"
 
