@@ -16,12 +16,19 @@ from discord.ext import commands
 from bot import error_handler
 from bot.command_sync import sync_if_changed
 from bot.errors import NotConfigured
-from bot.services.fal import FalGateway
+from bot.services.arena import ArenaClient
+from bot.services.credits import CreditLedger
+from bot.services.fal import FalGateway, FalStorage, configure_storage_endpoints
 from bot.services.fal import configure_endpoints as configure_fal
+from bot.services.fal_training import FalTrainer
 from bot.services.generation import ImageGenerator
 from bot.services.media import MediaFetcher
+from bot.services.payments import PaymentVerifier
+from bot.services.prices import PriceFeed, Quoter
 from bot.services.quota import QuotaLedger
 from bot.services.rpc import JsonRpcClient
+from bot.services.training import TrainingDesk
+from bot.services.training_images import arena_image_fetcher
 from bot.services.wallet_links import LinkResult, SigningOrigin, WalletLinker
 from bot.settings import Settings
 from bot.web.health import HealthCheck
@@ -88,7 +95,11 @@ class LoraBot(commands.AutoShardedBot):
         )
         self.synced_commands = False
         self.quota = QuotaLedger(self.db, admin_wallets=settings.admin_wallets)
+        self.credits = CreditLedger(self.db, admin_wallets=settings.admin_wallets)
         self.generator: ImageGenerator | None = None
+        self.trainer: FalTrainer | None = None
+        self.training_desk: TrainingDesk | None = None
+        self.price_feed: PriceFeed | None = None
         self.wallet_linker: WalletLinker | None = None
         self.wallet_linking_unavailable: NotConfigured | None = None
 
@@ -102,6 +113,9 @@ class LoraBot(commands.AutoShardedBot):
         )
         self._build_services(self.http_session)
         self.web.add_routes(link_routes(self.wallet_linker, self._announce_link))
+        await self._check_price_feed()
+        # Credits held by a process that died before it recorded its training.
+        await self.credits.release_stale_reservations()
         await self.web.start()
         for name in self.extension_names:
             try:
@@ -136,12 +150,58 @@ class LoraBot(commands.AutoShardedBot):
             self.wallet_linking_unavailable = missing
         else:
             self.wallet_linker = WalletLinker(self.db, origin, rpc=rpc)
-        fal = None
+        fal = storage = None
         if settings.fal_key is not None:
+            key = settings.fal_key.get_secret_value()
             configure_fal(str(settings.fal_queue_url) if settings.fal_queue_url else None)
-            fal = FalGateway(settings.fal_key.get_secret_value())
+            configure_storage_endpoints(
+                str(settings.fal_rest_url) if settings.fal_rest_url else None,
+                str(settings.fal_cdn_url) if settings.fal_cdn_url else None,
+            )
+            fal, storage, self.trainer = FalGateway(key), FalStorage(key), FalTrainer(key)
         media = MediaFetcher(session, allowed_hosts=settings.media_hosts)
         self.generator = ImageGenerator(self.db, self.quota, fal, media)
+        quoter = verifier = None
+        if rpc is not None and settings.treasury_address and settings.chainlink_eth_usd_feed:
+            self.price_feed = PriceFeed(rpc, settings.chainlink_eth_usd_feed)
+            quoter = Quoter(self.db, self.price_feed, settings.training_price_usd)
+            verifier = PaymentVerifier(
+                self.db,
+                rpc,
+                settings.treasury_address,
+                min_confirmations=settings.payment_confirmations,
+            )
+        arena = ArenaClient(
+            session,
+            base_url=str(settings.arena_api_url).rstrip("/"),
+            access_token=(
+                settings.arena_access_token.get_secret_value()
+                if settings.arena_access_token
+                else None
+            ),
+        )
+        self.training_desk = TrainingDesk(
+            self.db,
+            arena,
+            self.credits,
+            arena_image_fetcher(session, allowed_hosts=settings.arena_image_hosts),
+            trainer=self.trainer,
+            storage=storage,
+            quoter=quoter,
+            verifier=verifier,
+            min_images=settings.arena_min_images,
+            max_images=settings.arena_max_images,
+        )
+
+    async def _check_price_feed(self) -> None:
+        """A wrong CHAINLINK_ETH_USD_FEED must not quote nonsense prices: check it once."""
+        if self.price_feed is None or self.training_desk is None:
+            return
+        try:
+            await self.price_feed.check()
+        except Exception as exc:
+            log.error("price feed check failed; paid training is off", extra={"reason": str(exc)})
+            self.training_desk.quoter = self.training_desk.verifier = None
 
     async def _announce_link(self, result: LinkResult) -> None:
         # The wallet cog turns this into an edit of the user's private message.

@@ -122,6 +122,24 @@ class Settings(BaseSettings):
     arena_api_url: AnyHttpUrl = Field(
         default=AnyHttpUrl("https://api.are.na"), json_schema_extra=_hint("https://api.are.na")
     )
+    arena_image_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("d2w9rnfcy7mm78.cloudfront.net", "images.are.na", "*.are.na"),
+        json_schema_extra=_hint("comma-separated host names, *.example.com for subdomains"),
+    )
+    arena_min_images: int = Field(default=4, ge=1, le=1000, json_schema_extra=_hint("e.g. 4"))
+    arena_max_images: int = Field(default=200, ge=1, le=1000, json_schema_extra=_hint("e.g. 200"))
+    training_poll_seconds: float = Field(
+        default=10.0, ge=0.05, le=600, json_schema_extra=_hint("seconds between fal polls, e.g. 10")
+    )
+    fal_rest_url: AnyHttpUrl | None = Field(
+        default=None, json_schema_extra=_hint("fal's REST host, e.g. https://rest.fal.ai")
+    )
+    fal_cdn_url: AnyHttpUrl | None = Field(
+        default=None, json_schema_extra=_hint("fal's upload host, e.g. https://v3.fal.media")
+    )
+    payment_confirmations: int = Field(
+        default=2, ge=1, le=100, json_schema_extra=_hint("blocks on top of a payment, e.g. 2")
+    )
     arena_access_token: SecretStr | None = Field(
         default=None, json_schema_extra=_hint("an Are.na personal access token")
     )
@@ -168,6 +186,8 @@ class Settings(BaseSettings):
         "public_base_url",
         "siwe_domain",
         "fal_queue_url",
+        "fal_rest_url",
+        "fal_cdn_url",
         "turso_sync_url",
         "treasury_address",
         "chainlink_eth_usd_feed",
@@ -189,7 +209,14 @@ class Settings(BaseSettings):
             raise ValueError("must start with ws:// or wss://")
         return value
 
-    @field_validator("discord_api_base_url", "fal_queue_url", "public_base_url", "arena_api_url")
+    @field_validator(
+        "discord_api_base_url",
+        "fal_queue_url",
+        "fal_rest_url",
+        "fal_cdn_url",
+        "public_base_url",
+        "arena_api_url",
+    )
     @classmethod
     def _no_trailing_query(cls, value: AnyHttpUrl | None) -> AnyHttpUrl | None:
         if value is not None and (value.query or value.fragment):
@@ -240,7 +267,7 @@ class Settings(BaseSettings):
             value = [part for part in re.split(r"[,\s]+", value) if part]
         return tuple(_checksum(str(part)) for part in value)
 
-    @field_validator("media_hosts", mode="before")
+    @field_validator("media_hosts", "arena_image_hosts", mode="before")
     @classmethod
     def _host_list(cls, value: Any) -> Any:
         if isinstance(value, str):

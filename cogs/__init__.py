@@ -4,4 +4,10 @@ Each feature adds its module here; the bot loads them in this order and skips (a
 logs) one that fails to load.
 """
 
-EXTENSIONS: tuple[str, ...] = ("cogs.help", "cogs.wallet", "cogs.gallery", "cogs.generate")
+EXTENSIONS: tuple[str, ...] = (
+    "cogs.help",
+    "cogs.wallet",
+    "cogs.gallery",
+    "cogs.generate",
+    "cogs.training",
+)

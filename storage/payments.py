@@ -1,0 +1,154 @@
+"""`payment_quotes` and `payments`: what a training costs in ETH, and what was paid.
+
+A payment is claimed with one INSERT that does nothing on a repeated (tx_hash, payer),
+in the same transaction as the credit it buys, so however many tasks or processes claim
+one transaction at once, SQLite lets exactly one through and no credit exists without
+its payment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from storage import credits
+from storage.connection import Connection, Row
+from storage.credits import Credit
+from storage.db import Database
+from storage.timefmt import iso, parse_time
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    id: str
+    discord_user_id: int
+    wallet: str  # EIP-55, as linked when the quote was made
+    usd: Decimal
+    wei: int
+    eth_usd: Decimal
+    created_at: datetime
+    expires_at: datetime
+    created_block: int  # the latest block when the quote was made
+
+
+@dataclass(frozen=True, slots=True)
+class NewPayment:
+    id: str
+    tx_hash: str  # 0x + 64 lowercase hex
+    payer: str  # lowercase address whose value reached the treasury
+    quote_id: str
+    discord_user_id: int
+    wallet: str
+    value_wei: int
+    kind: str  # "transfer" (a plain transaction) or "internal" (a smart wallet's call)
+    chain_id: int
+    block_number: int
+    block_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRow:
+    id: str
+    tx_hash: str
+    payer: str
+    quote_id: str
+    discord_user_id: int
+    value_wei: int
+    verified_at: str
+
+
+async def insert_quote(db: Database, quote: Quote) -> None:
+    await db.execute(
+        "INSERT INTO payment_quotes (id, discord_user_id, wallet_address, usd, eth_usd, wei, "
+        "created_at, expires_at, created_block) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            quote.id,
+            str(quote.discord_user_id),
+            quote.wallet,
+            str(quote.usd),
+            str(quote.eth_usd),
+            str(quote.wei),
+            iso(quote.created_at),
+            iso(quote.expires_at),
+            quote.created_block,
+        ),
+    )
+
+
+async def get_quote(db: Database, quote_id: str) -> Quote | None:
+    row = await db.fetchone(
+        "SELECT id, discord_user_id, wallet_address, usd, eth_usd, wei, created_at, expires_at, "
+        "created_block FROM payment_quotes WHERE id = ?",
+        (quote_id,),
+    )
+    if row is None:
+        return None
+    return Quote(
+        id=row["id"],
+        discord_user_id=int(row["discord_user_id"]),
+        wallet=row["wallet_address"],
+        usd=Decimal(row["usd"]),
+        wei=int(row["wei"]),
+        eth_usd=Decimal(row["eth_usd"]),
+        created_at=parse_time(row["created_at"]),
+        expires_at=parse_time(row["expires_at"]),
+        created_block=int(row["created_block"]),
+    )
+
+
+def _claim(conn: Connection, payment: NewPayment, credit: Credit, now: str) -> bool:
+    """Runs inside `db.transaction`: the payment row, then its credit; False (nothing
+    written) when this (tx_hash, payer) was claimed before."""
+    row = conn.fetchone(
+        "INSERT INTO payments (id, tx_hash, payer, quote_id, discord_user_id, wallet_address, "
+        "value_wei, kind, chain_id, block_number, block_hash, verified_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (tx_hash, payer) DO NOTHING RETURNING id",
+        (
+            payment.id,
+            payment.tx_hash,
+            payment.payer,
+            payment.quote_id,
+            str(payment.discord_user_id),
+            payment.wallet,
+            str(payment.value_wei),
+            payment.kind,
+            payment.chain_id,
+            payment.block_number,
+            payment.block_hash,
+            now,
+        ),
+    )
+    if row is None:
+        return False
+    credits.insert(conn, credit)
+    return True
+
+
+async def claim(db: Database, payment: NewPayment, credit: Credit, *, now: str) -> bool:
+    """Record a verified payment and the credit it buys, atomically. False when this
+    (tx_hash, payer) was already claimed (then nothing is written)."""
+    return await db.transaction(_claim, payment, credit, now)
+
+
+def _payment(row: Row) -> PaymentRow:
+    return PaymentRow(
+        id=row["id"],
+        tx_hash=row["tx_hash"],
+        payer=row["payer"],
+        quote_id=row["quote_id"],
+        discord_user_id=int(row["discord_user_id"]),
+        value_wei=int(row["value_wei"]),
+        verified_at=row["verified_at"],
+    )
+
+
+async def find_claims(db: Database, tx_hash: str) -> list[PaymentRow]:
+    """Every claim of one transaction (more than one only for an ERC-4337 bundle)."""
+    rows = await db.fetchall(
+        "SELECT id, tx_hash, payer, quote_id, discord_user_id, value_wei, verified_at "
+        "FROM payments WHERE tx_hash = ? ORDER BY verified_at",
+        (tx_hash,),
+    )
+    return [_payment(r) for r in rows]
