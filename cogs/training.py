@@ -271,6 +271,8 @@ class Training(commands.Cog, name=B.COG_NAME):
 
     async def cog_unload(self) -> None:
         self.watch.cancel()
+        if self.watcher is not None:
+            await self.watcher.stop()
         self.bot.remove_dynamic_items(B.TrainButton)
 
     @tasks.loop(seconds=10)

@@ -84,6 +84,13 @@ class TrainingWatcher:
         await self._catch_up_notifications()
         return len(claimed)
 
+    async def stop(self) -> None:
+        """Hand this process's trainings over to the next process at once."""
+        try:
+            await trainings.release_leases(self.db, self.owner)
+        except DatabaseError:
+            log.warning("could not release training leases; they expire by themselves")
+
     async def _check(self, training: WatchedTraining) -> None:
         status = await self.trainer.status(training.request_id)
         if status.state in ("queued", "running"):
