@@ -5,18 +5,27 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
 
 import fal_client.client as fal_internals
 import pytest
+from eth_account import Account
+from eth_utils.address import to_checksum_address
 
 from bot.app import LoraBot
 from tests.e2e.conftest import BotHarness
 from tests.fakes.arena import FakeArena
+from tests.fakes.chain import DevChain
+from tests.fakes.chain.anvil import AnvilNode
+from tests.fakes.chain.fixtures import anvil_node, chain, rpc
+from tests.fakes.chain.payment_chain import MockFeed, PaymentContracts, payment_contracts
 from tests.fakes.discord import DiscordEmulator
 from tests.fakes.fal_storage import FakeFalStorage
 from tests.fakes.fal_training import FakeFalTraining
 from tests.gallery_rows import WALLET_A, link_wallet
+
+__all__ = ["anvil_node", "chain", "payment_contracts", "rpc"]  # fixtures used here
 
 EPHEMERAL = 64
 ALICE = 42
@@ -213,3 +222,120 @@ async def test_bad_input_is_refused_privately(
         (answer,) = await ix.followups(count=1, timeout=10)
     assert answer["flags"] & EPHEMERAL
     assert expected.lower() in answer["content"].lower()
+
+
+async def test_paying_on_chain_then_training(
+    harness: BotHarness,
+    emulator: DiscordEmulator,
+    services: Any,
+    anvil_node: AnvilNode,
+    chain: DevChain,
+    payment_contracts: PaymentContracts,
+) -> None:
+    """The whole paid path on a real Ethereum node (anvil, chain 8453): a quote from a
+    Chainlink-style feed, a value transfer from the linked wallet, the hash pasted in
+    Discord, confirmations awaited, then the training."""
+    feed = await MockFeed.place(chain, payment_contracts.feed, price=Decimal("3000"))
+    wallet = (await chain.accounts())[8]
+    treasury = Account.create().address
+    async with training_bot(
+        harness,
+        services,
+        base_rpc_url=anvil_node.url,
+        treasury_address=treasury,
+        chainlink_eth_usd_feed=feed.address,
+    ) as bot:
+        await link_wallet(bot.db, ALICE, to_checksum_address(wallet))
+        shown = await preview(emulator)
+        card = shown["embeds"][0]
+        assert "ETH** (about $4.00)" in card["description"]
+        assert treasury in str(card["fields"])
+        quote = await bot.db.fetchone("SELECT wei FROM payment_quotes")
+        assert quote is not None
+        wei = int(quote["wei"])  # $4 at $3000/ETH
+        assert wei == -(-4 * 10**18 // 3000)
+
+        # Underpaid first: refused with the amounts, nothing charged.
+        short = await chain.send_transaction(to=treasury, value=wei - 1, sender=wallet)
+        await chain.mine(2)
+        ask = await emulator.click(shown, buttons(shown)["Paste transaction hash"], user_id=ALICE)
+        modal = await ask.modal()
+        refused = await emulator.submit_modal(
+            modal["custom_id"], {"tx_hash": short.transaction_hash}, user_id=ALICE
+        )
+        await refused.response()
+        (why,) = await refused.followups(count=1, timeout=10)
+        assert why["flags"] & EPHEMERAL
+        assert "doesn't cover a training" in why["content"]
+
+        paid = await chain.send_transaction(to=treasury, value=wei, sender=wallet)
+        ask = await emulator.click(shown, buttons(shown)["Paste transaction hash"], user_id=ALICE)
+        modal = await ask.modal()
+        pending = await emulator.submit_modal(
+            modal["custom_id"],
+            {"tx_hash": paid.transaction_hash.upper().replace("0X", "0x")},
+            user_id=ALICE,
+        )
+        await pending.response()
+        (waiting,) = await pending.followups(count=1, timeout=10)
+        assert "confirmations" in waiting["content"]
+        await chain.mine(2)
+        check = await emulator.click(
+            waiting, buttons(waiting)["Check payment again"], user_id=ALICE
+        )
+        await check.response()
+        told = await mention(emulator)
+        assert told["embeds"][0]["title"] == "Trained mystyle"
+        assert await bot.credits.available(ALICE) == []  # the credit paid for this training
+        payments = await bot.db.fetchall("SELECT tx_hash FROM payments")
+        assert [p["tx_hash"] for p in payments] == [paid.transaction_hash.lower()]
+
+        # The same hash cannot pay twice.
+        again = await preview(emulator)
+        ask = await emulator.click(again, buttons(again)["Paste transaction hash"], user_id=ALICE)
+        modal = await ask.modal()
+        reused = await emulator.submit_modal(
+            modal["custom_id"], {"tx_hash": paid.transaction_hash}, user_id=ALICE
+        )
+        await reused.response()
+        (no,) = await reused.followups(count=1, timeout=10)
+        assert "already" in no["content"].lower()
+
+
+async def test_cancel_while_queued_gives_the_credit_back(
+    harness: BotHarness, emulator: DiscordEmulator, services: Any
+) -> None:
+    _, _, fal = services
+    fal.mode.script = [{"status": "IN_QUEUE", "queue_position": 3}] * 1000
+    async with training_bot(harness, services) as bot:
+        await link_wallet(bot.db, ALICE, WALLET_A)
+        await bot.credits.grant(ALICE, WALLET_A, reason="test payment")
+        shown = await preview(emulator)
+        await (
+            await emulator.click(shown, buttons(shown)["Start training"], user_id=ALICE)
+        ).response()
+        await emulator.wait_until(
+            lambda: any(
+                "Cancel training" in str(m.get("components"))
+                for m in emulator.channel_messages(CHANNEL)
+            ),
+            what="the progress message",
+            timeout=10,
+        )
+        progress = next(
+            m
+            for m in emulator.channel_messages(CHANNEL)
+            if "Cancel training" in str(m.get("components"))
+        )
+        stranger = await emulator.click(progress, buttons(progress)["Cancel training"], user_id=43)
+        await stranger.response()
+        (refusal,) = await stranger.followups(count=1, timeout=10)
+        assert "isn't yours" in refusal["content"]
+        owner = await emulator.click(progress, buttons(progress)["Cancel training"], user_id=ALICE)
+        await owner.response()
+        (done,) = await owner.followups(count=1, timeout=10)
+        assert "credit is back" in done["content"]
+        row = await bot.db.fetchone("SELECT status FROM lora_trainings")
+        assert row == {"status": "failed"}
+        assert len(await bot.credits.available(ALICE)) == 1
+        assert next(iter(fal.trainings.values())).cancelled
