@@ -33,6 +33,7 @@ from bot.services.wallet_links import LinkResult, SigningOrigin, WalletLinker
 from bot.settings import Settings
 from bot.web.health import HealthCheck
 from bot.web.link_page import link_routes
+from bot.web.pay_page import pay_routes
 from bot.web.server import WebServer
 from cogs import EXTENSIONS
 from storage.db import Database
@@ -113,6 +114,7 @@ class LoraBot(commands.AutoShardedBot):
         )
         self._build_services(self.http_session)
         self.web.add_routes(link_routes(self.wallet_linker, self._announce_link))
+        self.web.add_routes(pay_routes(lambda: self.training_desk))
         await self._check_price_feed()
         # Credits held by a process that died before it recorded its training.
         await self.credits.release_stale_reservations()

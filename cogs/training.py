@@ -84,7 +84,7 @@ def preview_embeds(preview: Preview) -> list[discord.Embed]:
         cost = "Uses your training credit."
     else:
         cost = (
-            f"**{price.eth} ETH** (about {price.usd}), valid 15 minutes. Send it on Base from "
+            f"**{price.eth}** (about {price.usd}), valid 15 minutes. Send it on Base from "
             f"your linked wallet {short_address(order.wallet)} to the treasury, then press "
             "**Paste transaction hash**."
         )
@@ -134,7 +134,17 @@ class Training(commands.Cog, name=B.COG_NAME):
         preview = await desk.preview(interaction.user.id, channel, trigger_word, steps)
         order = preview.order
         if preview.price.kind == "quote":
-            view = B.view_of(B.TrainButton("tx", order.id), B.TrainButton("drop", order.id))
+            items: list[discord.ui.Item[Any]] = []
+            base = self.bot.settings.public_base_url
+            if base:
+                url = f"{str(base).rstrip('/')}/pay/{order.id}"
+                items.append(discord.ui.Button(label="Pay with browser wallet", url=url))
+            items += [
+                B.TrainButton("tx", order.id),
+                B.TrainButton("check", order.id),
+                B.TrainButton("drop", order.id),
+            ]
+            view = B.view_of(*items)
         else:
             view = B.view_of(B.TrainButton("go", order.id), B.TrainButton("drop", order.id))
         await interaction.followup.send(embeds=preview_embeds(preview), view=view, ephemeral=True)
@@ -227,6 +237,11 @@ class Training(commands.Cog, name=B.COG_NAME):
     async def _settle(
         self, interaction: discord.Interaction[Any], order_id: str, tx_hash: str | None
     ) -> None:
+        if tx_hash is None and await self.bot.credits.available(interaction.user.id):
+            # Already paid (the payment page checked it, or an earlier payment): go.
+            await interaction.followup.send("Payment found. Starting the training…", ephemeral=True)
+            await self._submit(interaction, order_id)
+            return
         result = await desk_of(self.bot).pay(order_id, interaction.user.id, tx_hash)
         if isinstance(result, PaymentPending):
             await interaction.followup.send(

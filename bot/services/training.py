@@ -88,6 +88,18 @@ class Submitted:
     skipped: int
 
 
+@dataclass(frozen=True, slots=True)
+class PaymentDetails:
+    order_id: str
+    trigger_word: str
+    wallet: str
+    treasury: str
+    wei: int
+    eth: str
+    usd: str
+    expires_at: str
+
+
 # Posts the public progress message; returns (channel id, message id) or None.
 Announce = Callable[[str, Order], Awaitable[tuple[int, int] | None]]
 
@@ -202,6 +214,36 @@ class TrainingDesk:
                 self.db, order.id, tx_hash.strip(), now=iso(self.clock())
             )
         return await self.verifier.verify(order.quote_id, tx, user_id, order.wallet)
+
+    async def payment_details(self, order_id: str) -> PaymentDetails:
+        """What the payment page needs: who pays whom how much, until when. The order id
+        is the page's only key (random, shown only to its owner); what it reveals is the
+        treasury and the price, and a payment only counts from the linked wallet."""
+        order = await training_orders.get(self.db, order_id)
+        if order is None or order.quote_id is None or order.status != DRAFT:
+            raise TrainingRefused("This payment link is not valid any more. Run /train again.")
+        if self.quoter is None or self.verifier is None:
+            raise NotConfigured("Paid training", ["BASE_RPC_URL", "TREASURY_ADDRESS"])
+        quote = await self.quoter.get(order.quote_id)
+        if quote is None:
+            raise TrainingRefused("This payment link is not valid any more. Run /train again.")
+        return PaymentDetails(
+            order_id=order.id,
+            trigger_word=order.trigger_word,
+            wallet=order.wallet,
+            treasury=self.verifier.treasury,
+            wei=quote.wei,
+            eth=format_eth(quote.wei),
+            usd=f"${quote.usd:.2f}",
+            expires_at=iso(quote.expires_at),
+        )
+
+    async def pay_from_page(self, order_id: str, tx_hash: str) -> PaymentResult:
+        """The payment page reports a hash: remember it on the order and check it."""
+        order = await training_orders.get(self.db, order_id)
+        if order is None:
+            raise TrainingRefused("This payment link is not valid any more. Run /train again.")
+        return await self.pay(order.id, order.discord_user_id, tx_hash)
 
     async def drop(self, order_id: str, user_id: int) -> None:
         order = await self.order_of(order_id, user_id)

@@ -38,6 +38,7 @@ SECURITY_HEADERS = {
 _STATIC = {
     "link.js": "text/javascript",
     "link.css": "text/css",
+    "pay.js": "text/javascript",
 }
 
 

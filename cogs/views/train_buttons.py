@@ -53,7 +53,7 @@ class TrainButton(
     LABELS = {
         "go": ("Start training", discord.ButtonStyle.success),
         "tx": ("Paste transaction hash", discord.ButtonStyle.primary),
-        "check": ("Check payment again", discord.ButtonStyle.primary),
+        "check": ("Check payment", discord.ButtonStyle.primary),
         "drop": ("Cancel", discord.ButtonStyle.secondary),
         "stop": ("Cancel training", discord.ButtonStyle.danger),
     }

@@ -280,9 +280,7 @@ async def test_paying_on_chain_then_training(
         (waiting,) = await pending.followups(count=1, timeout=10)
         assert "confirmations" in waiting["content"]
         await chain.mine(2)
-        check = await emulator.click(
-            waiting, buttons(waiting)["Check payment again"], user_id=ALICE
-        )
+        check = await emulator.click(waiting, buttons(waiting)["Check payment"], user_id=ALICE)
         await check.response()
         told = await mention(emulator)
         assert told["embeds"][0]["title"] == "Trained mystyle"

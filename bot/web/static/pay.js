@@ -1,0 +1,115 @@
+// Payment page: find an EIP-1193 wallet, switch it to Base, send the quoted amount from
+// the linked wallet to the treasury, report the hash, and follow its confirmations.
+"use strict";
+
+(function () {
+  const order = decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] || "");
+  const $ = (id) => document.getElementById(id);
+  const providers = new Map();
+  let details = null;
+
+  const show = (id, visible) => { $(id).hidden = !visible; };
+  const step = (text) => { show("progress", true); $("step").textContent = text; };
+  function result(kind, text) {
+    const box = $("result");
+    box.className = kind;
+    box.textContent = text;
+    box.hidden = false;
+    show("retry", kind === "error");
+  }
+  const short = (a) => a.slice(0, 6) + "\u2026" + a.slice(-4);
+  function walletError(error) {
+    if (error && error.code === 4001) return "You declined the request in your wallet. Press \u201cTry again\u201d when ready.";
+    return "Your wallet reported an error: " + ((error && error.message) || String(error));
+  }
+
+  async function toBase(provider) {
+    try {
+      await provider.request({ method: "wallet_switchEthereumChain", params: [{ chainId: "0x2105" }] });
+    } catch (error) {
+      if (!error || error.code !== 4902) throw error;
+      await provider.request({
+        method: "wallet_addEthereumChain",
+        params: [{ chainId: "0x2105", chainName: "Base", rpcUrls: ["https://mainnet.base.org"],
+          nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+          blockExplorerUrls: ["https://basescan.org"] }],
+      });
+    }
+  }
+
+  async function report(hash) {
+    for (let attempt = 0; attempt < 90; attempt++) {
+      const response = await fetch("/pay/" + encodeURIComponent(order), {
+        method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ tx_hash: hash }), credentials: "omit",
+      });
+      const body = await response.json();
+      if (!response.ok) return result("error", body.error || "The bot refused this payment.");
+      if (body.status === "verified") { step("Done."); return result("ok", body.message); }
+      step(body.message);
+      await new Promise((resolve) => setTimeout(resolve, 4000));
+    }
+    result("error", "Still not confirmed. Press \u201cCheck payment\u201d in Discord later: the payment is not lost.");
+  }
+
+  async function pay(provider) {
+    show("wallets", false);
+    show("retry", false);
+    $("result").hidden = true;
+    let account;
+    try {
+      step("Asking your wallet for your address\u2026");
+      const accounts = await provider.request({ method: "eth_requestAccounts" });
+      account = accounts && accounts[0];
+      if (!account) throw new Error("the wallet returned no account");
+    } catch (error) { return result("error", walletError(error)); }
+    if (account.toLowerCase() !== details.from.toLowerCase()) {
+      return result("error", "Your wallet is on " + short(account) + ", but the payment must come from your linked wallet " + short(details.from) + ". Switch accounts and try again.");
+    }
+    let hash;
+    try {
+      step("Switching your wallet to Base\u2026");
+      await toBase(provider);
+      step("Confirm the payment of " + details.eth + " in your wallet.");
+      hash = await provider.request({ method: "eth_sendTransaction",
+        params: [{ from: account, to: details.to, value: details.value }] });
+    } catch (error) { return result("error", walletError(error)); }
+    step("Payment sent (" + short(hash) + "). Waiting for Base to confirm it\u2026");
+    try { await report(hash); }
+    catch (error) { result("error", "Could not reach the bot. Paste the hash in Discord instead: " + hash); }
+  }
+
+  function offerWallets() {
+    const list = $("wallet-list");
+    list.textContent = "";
+    if (providers.size === 0 && window.ethereum) {
+      providers.set("injected", { info: { name: "Browser wallet", icon: "" }, provider: window.ethereum });
+    }
+    if (providers.size === 0) { show("no-wallet", true); return; }
+    for (const { info, provider } of providers.values()) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = "Pay with " + (info.name || "wallet");
+      button.addEventListener("click", () => pay(provider));
+      list.appendChild(button);
+    }
+    show("wallets", true);
+    $("retry").onclick = () => { $("result").hidden = true; offerWallets(); };
+  }
+
+  window.addEventListener("eip6963:announceProvider", (event) => {
+    const detail = event.detail;
+    if (detail && detail.info && detail.provider) providers.set(detail.info.uuid || detail.info.name, detail);
+  });
+  window.dispatchEvent(new Event("eip6963:requestProvider"));
+
+  fetch("/pay/" + encodeURIComponent(order) + "/details", { credentials: "omit" })
+    .then((response) => response.json().then((body) => ({ ok: response.ok, body })))
+    .then(({ ok, body }) => {
+      if (!ok) { $("summary").textContent = body.error || "This payment link is not valid."; return; }
+      details = body;
+      $("summary").textContent = "Training \u201c" + body.trigger_word + "\u201d: " + body.eth + " (about " + body.usd + "), from " + short(body.from) + " to the treasury " + short(body.to) + " on Base.";
+      setTimeout(offerWallets, 300);
+    })
+    .catch(() => { $("summary").textContent = "Could not reach the bot."; });
+})();

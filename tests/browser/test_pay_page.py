@@ -1,0 +1,113 @@
+"""The payment page in a real headless Chromium: an injected EIP-1193 wallet whose
+transactions go to a real Ethereum node (anvil), then the training starts from Discord."""
+
+from __future__ import annotations
+
+import socket
+from decimal import Decimal
+from typing import Any
+
+from eth_account import Account
+from eth_utils.address import to_checksum_address
+from playwright.async_api import Browser
+
+from tests.browser.test_link_page import ARTIFACTS, WALLET_SCRIPT, browser
+from tests.e2e.conftest import BotHarness
+from tests.e2e.test_train import (
+    ALICE,
+    buttons,
+    mention,
+    preview,
+    services,
+    training_bot,
+)
+from tests.fakes.chain import DevChain
+from tests.fakes.chain.anvil import AnvilNode
+from tests.fakes.chain.fixtures import anvil_node, chain, rpc
+from tests.fakes.chain.payment_chain import MockFeed, PaymentContracts, payment_contracts
+from tests.fakes.discord import DiscordEmulator
+from tests.gallery_rows import link_wallet
+
+__all__ = ["anvil_node", "browser", "chain", "payment_contracts", "rpc", "services"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ChainWallet:
+    """The injected wallet: accounts and transactions are anvil's (its unlocked keys)."""
+
+    def __init__(self, chain: DevChain, account: str) -> None:
+        self.chain = chain
+        self.account = account
+        self.calls: list[str] = []
+
+    async def __call__(self, method: str, params: list[Any]) -> dict[str, Any]:
+        self.calls.append(method)
+        if method in ("eth_requestAccounts", "eth_accounts"):
+            return {"result": [self.account]}
+        if method == "wallet_switchEthereumChain":
+            assert params[0]["chainId"] == "0x2105"
+            return {"result": None}
+        if method == "eth_sendTransaction":
+            tx = params[0]
+            receipt = await self.chain.send_transaction(
+                to=tx["to"], value=int(tx["value"], 16), sender=tx["from"]
+            )
+            return {"result": receipt.transaction_hash}
+        return {"error": {"code": 4200, "message": f"unsupported {method}"}}
+
+
+async def test_paying_from_the_browser_then_training(
+    harness: BotHarness,
+    emulator: DiscordEmulator,
+    services: Any,
+    browser: Browser,
+    anvil_node: AnvilNode,
+    chain: DevChain,
+    payment_contracts: PaymentContracts,
+) -> None:
+    feed = await MockFeed.place(chain, payment_contracts.feed, price=Decimal("2500"))
+    account = (await chain.accounts())[9]
+    treasury = Account.create().address
+    port = free_port()
+    async with training_bot(
+        harness,
+        services,
+        base_rpc_url=anvil_node.url,
+        treasury_address=treasury,
+        chainlink_eth_usd_feed=feed.address,
+        payment_confirmations=1,
+        http_port=port,
+        public_base_url=f"http://127.0.0.1:{port}",
+    ) as bot:
+        await link_wallet(bot.db, ALICE, to_checksum_address(account))
+        shown = await preview(emulator)
+        pay_url = next(
+            c["url"] for row in shown["components"] for c in row["components"] if c.get("url")
+        )
+        wallet = ChainWallet(chain, account)
+        page = await browser.new_page()
+        await page.expose_function("pyWallet", wallet)
+        await page.add_init_script(WALLET_SCRIPT.replace("INJECT_LEGACY", "false"))
+        await page.goto(pay_url)
+        await page.get_by_role("button", name="Pay with Test Wallet").click()
+        outcome = page.locator("#result.ok")
+        await outcome.wait_for(state="visible", timeout=20_000)
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / "pay-page-success.png"), full_page=True)
+        assert "Payment verified" in (await outcome.text_content() or "")
+        assert wallet.calls == [
+            "eth_requestAccounts",
+            "wallet_switchEthereumChain",
+            "eth_sendTransaction",
+        ]
+        balance = await chain.rpc.call("eth_getBalance", [treasury, "latest"])
+        assert int(balance, 16) > 0
+        check = await emulator.click(shown, buttons(shown)["Check payment"], user_id=ALICE)
+        await check.response()
+        told = await mention(emulator)
+        assert told["embeds"][0]["title"] == "Trained mystyle"
