@@ -47,6 +47,12 @@ def describe(error: BaseException, ref: str, *, retry: bool = False) -> tuple[st
     if isinstance(error, UserFacingError):
         return f"{error.message} (ref {ref})", False
     if isinstance(error, DatabaseError):
+        if error.is_full:
+            return (
+                "The bot's storage is full, so nothing new can be saved right now; nothing "
+                f"already saved is lost. A server admin needs to free disk space (ref {ref}).",
+                True,
+            )
         then = "Press Retry in a moment" if retry else "Please try again in a minute"
         return f"The bot's database isn't answering right now. {then} (ref {ref}).", True
     if isinstance(error, app_commands.CommandOnCooldown):

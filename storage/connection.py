@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,16 @@ Row = dict[str, Any]
 
 class DatabaseError(Exception):
     """The database could not do what was asked (unreachable, locked, full, bad SQL)."""
+
+    @property
+    def is_full(self) -> bool:
+        """SQLITE_FULL: the disk (or the database's size limit) is full."""
+        return "database or disk is full" in str(self)
+
+    @property
+    def is_locked(self) -> bool:
+        """SQLITE_BUSY / SQLITE_LOCKED after the busy timeout's retries."""
+        return "database is locked" in str(self) or "database table is locked" in str(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +92,11 @@ class Connection:
         try:
             yield self
         except BaseException:
-            self.raw.execute("ROLLBACK")
+            # Some errors (SQLITE_FULL, an I/O error) already rolled the transaction back;
+            # a second ROLLBACK would fail and hide the real error.
+            if self.raw.in_transaction:
+                with suppress(ValueError, RuntimeError):
+                    self.raw.execute("ROLLBACK")
             raise
         else:
             self.raw.execute("COMMIT")

@@ -337,3 +337,21 @@ async def test_cancel_while_queued_gives_the_credit_back(
         assert row == {"status": "failed"}
         assert len(await bot.credits.available(ALICE)) == 1
         assert next(iter(fal.trainings.values())).cancelled
+
+
+async def test_discord_rate_limits_on_progress_edits_are_waited_out(
+    harness: BotHarness, emulator: DiscordEmulator, services: Any
+) -> None:
+    # Discord answers 429 to the first three message edits: discord.py waits and retries,
+    # and the training is still followed to its announcement.
+    emulator.rate_limit("PATCH", "/channels/{channel_id}/messages/{message_id}", times=3)
+    async with training_bot(harness, services, admin_wallets=WALLET_A) as bot:
+        await link_wallet(bot.db, ALICE, WALLET_A)
+        shown = await preview(emulator)
+        await (
+            await emulator.click(shown, buttons(shown)["Start training"], user_id=ALICE)
+        ).response()
+        told = await mention(emulator)
+    assert told["embeds"][0]["title"] == "Trained mystyle"
+    limited = [r for r in emulator.requests if r.method == "PATCH" and r.status == 429]
+    assert len(limited) == 3
