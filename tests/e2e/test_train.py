@@ -3,6 +3,7 @@ fal storage and fal's training queue over HTTP, the real embedded database."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -20,7 +21,7 @@ from tests.fakes.chain import DevChain
 from tests.fakes.chain.anvil import AnvilNode
 from tests.fakes.chain.fixtures import anvil_node, chain, rpc
 from tests.fakes.chain.payment_chain import MockFeed, PaymentContracts, payment_contracts
-from tests.fakes.discord import DiscordEmulator
+from tests.fakes.discord import DiscordEmulator, GuildSetup
 from tests.fakes.fal_storage import FakeFalStorage
 from tests.fakes.fal_training import FakeFalTraining
 from tests.gallery_rows import WALLET_A, link_wallet
@@ -355,3 +356,41 @@ async def test_discord_rate_limits_on_progress_edits_are_waited_out(
     assert told["embeds"][0]["title"] == "Trained mystyle"
     limited = [r for r in emulator.requests if r.method == "PATCH" and r.status == 429]
     assert len(limited) == 3
+
+
+async def test_two_bot_processes_announce_a_training_once(tmp_path: Any, services: Any) -> None:
+    """Shards 0 and 1 as two bots on one database file: both watchers poll, the lease
+    lets exactly one handle the training, and the user is mentioned exactly once."""
+    other_guild = 1 << 22  # shard 1
+    emulator = DiscordEmulator(
+        shard_count=2,
+        guilds=[GuildSetup(), GuildSetup(id=other_guild, name="Second", channels={9: "general"})],
+    )
+    await emulator.start()
+    harness = BotHarness(emulator, tmp_path)
+    try:
+        async with (
+            training_bot(
+                harness, services, admin_wallets=WALLET_A, shard_count=2, shard_ids="0"
+            ) as first,
+            training_bot(
+                harness, services, admin_wallets=WALLET_A, shard_count=2, shard_ids="1"
+            ) as second,
+        ):
+            assert first.db.worker_pid != second.db.worker_pid
+            await link_wallet(first.db, ALICE, WALLET_A)
+            shown = await preview(emulator)
+            await (
+                await emulator.click(shown, buttons(shown)["Start training"], user_id=ALICE)
+            ).response()
+            await mention(emulator)
+            await asyncio.sleep(0.5)  # both watchers get several more polls
+            mentions = [
+                m for m in emulator.channel_messages(CHANNEL) if m.get("content") == f"<@{ALICE}>"
+            ]
+            row = await second.db.fetchone("SELECT status FROM lora_trainings")
+    finally:
+        await emulator.stop()
+    emulator.assert_clean()
+    assert len(mentions) == 1
+    assert row == {"status": "completed"}
