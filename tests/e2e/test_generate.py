@@ -400,3 +400,23 @@ async def test_two_bot_processes_on_one_database_stay_exact(tmp_path: Any, fal: 
     assert len(refusals) == 19
     assert all("used all 8" in r["content"] for r in refusals)
     assert used == 8
+
+
+async def test_gateway_drop_mid_generation_loses_nothing(
+    harness: BotHarness, emulator: DiscordEmulator, fal: FakeFal
+) -> None:
+    fal.mode.queue_positions = [3, 2, 1, 0] * 10  # fal keeps us waiting a little
+    async with generating_bot(harness, fal) as bot:
+        await link_wallet(bot.db, ALICE, WALLET_A)
+        lora = await seeded(bot)
+        ix = await generate(emulator, lora["id"], "a cat")
+        await ix.response()
+        await emulator.drop_gateway(shard_id=0)  # mid-command
+        await emulator.wait_for_resume(shard_id=0)
+        posted = await wait_thread_message(emulator)
+        rows = await bot.db.fetchall("SELECT id FROM generated_images")
+        batches = await quota_rows(bot)
+    assert len(posted["attachments"]) == 4
+    assert len(rows) == 4
+    assert batches == [{"status": "completed", "image_count": 4}]
+    assert emulator.identify_count[0] == 1  # resumed, not re-identified
