@@ -131,6 +131,12 @@ class Settings(BaseSettings):
     training_poll_seconds: float = Field(
         default=10.0, ge=0.05, le=600, json_schema_extra=_hint("seconds between fal polls, e.g. 10")
     )
+    training_lease_seconds: float = Field(
+        default=90.0,
+        ge=1,
+        le=3600,
+        json_schema_extra=_hint("seconds before another process takes over a training, e.g. 90"),
+    )
     fal_rest_url: AnyHttpUrl | None = Field(
         default=None, json_schema_extra=_hint("fal's REST host, e.g. https://rest.fal.ai")
     )
@@ -298,6 +304,8 @@ class Settings(BaseSettings):
             bad = [i for i in self.shard_ids if i >= self.shard_count]
             if bad:
                 raise ValueError(f"SHARD_IDS must all be below SHARD_COUNT ({self.shard_count})")
+        if self.training_lease_seconds < 2 * self.training_poll_seconds:
+            raise ValueError("TRAINING_LEASE_SECONDS must be at least twice TRAINING_POLL_SECONDS")
         if self.turso_sync_url and not self.database_url.startswith("file:"):
             raise ValueError("TURSO_SYNC_URL needs DATABASE_URL to be a local file: path")
         return self

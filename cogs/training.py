@@ -7,7 +7,7 @@ channel permissions, not the 15-minute interaction token); the end mentions the 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -280,6 +280,7 @@ class Training(commands.Cog, name=B.COG_NAME):
             trainer,
             DiscordTrainingNotifier(self.bot),
             restore_credit=self.bot.credits.restore_for_training,
+            lease=timedelta(seconds=self.bot.settings.training_lease_seconds),
         )
         self.watch.change_interval(seconds=self.bot.settings.training_poll_seconds)
         self.watch.start()

@@ -1,0 +1,105 @@
+"""The bot process is killed (SIGKILL) while fal trains a paid-for LoRA, then started
+again: the training is still followed to its end, announced once, and nothing is lost or
+written twice."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from storage.db import Database, DatabaseConfig
+from tests.e2e.conftest import FAKE_TOKEN
+from tests.e2e.test_process import free_port, wait_healthy
+from tests.e2e.test_train import ALICE, CHANNEL, buttons, mention, preview, services
+from tests.fakes.discord import DiscordEmulator
+from tests.gallery_rows import WALLET_A, link_wallet
+
+__all__ = ["services"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def start_bot(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        cwd=cwd,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    await wait_healthy(int(env["HTTP_PORT"]), process)
+    return process
+
+
+async def test_a_killed_bot_finishes_the_training_after_restart(
+    emulator: DiscordEmulator, services: Any, tmp_path: Path
+) -> None:
+    arena, storage, fal = services
+    fal.mode.script = [{"status": "IN_QUEUE", "queue_position": 1}] * 100_000
+    database = tmp_path / "bot.db"
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "DISCORD_TOKEN": FAKE_TOKEN,
+        "DISCORD_API_BASE_URL": emulator.api_base_url,
+        "DISCORD_GATEWAY_URL": emulator.gateway_url,
+        "DATABASE_URL": f"file:{database}",
+        "HTTP_PORT": str(free_port()),
+        "FAL_KEY": "fake-key:not-a-real-secret",
+        "FAL_QUEUE_URL": fal.base_url,
+        "FAL_REST_URL": storage.base_url + "/",
+        "FAL_CDN_URL": storage.base_url,
+        "ARENA_API_URL": arena.base_url,
+        "ARENA_IMAGE_HOSTS": "127.0.0.1",
+        "ADMIN_WALLETS": WALLET_A,
+        "TRAINING_POLL_SECONDS": "0.1",
+        "TRAINING_LEASE_SECONDS": "1",
+    }
+    first = await start_bot(env, tmp_path)
+    try:
+        db = Database(DatabaseConfig(url=f"file:{database}"))
+        await db.open()
+        await link_wallet(db, ALICE, WALLET_A)
+        shown = await preview(emulator)
+        await (
+            await emulator.click(shown, buttons(shown)["Start training"], user_id=ALICE)
+        ).response()
+        await emulator.wait_until(
+            lambda: any(t.polls >= 2 for t in fal.trainings.values()),
+            what="the first bot to watch the training",
+            timeout=15,
+        )
+    finally:
+        first.send_signal(signal.SIGKILL)  # no shutdown: leases and all stay behind
+        await first.wait()
+    fal.mode.script = []  # fal finishes the job while no bot runs
+    second = await start_bot(env, tmp_path)
+    try:
+        told = await mention(emulator)
+        await asyncio.sleep(0.5)  # a few more polls: nothing is announced twice
+        mentions = [
+            m for m in emulator.channel_messages(CHANNEL) if m.get("content") == f"<@{ALICE}>"
+        ]
+        loras = await db.fetchall("SELECT status FROM lora_trainings")
+        credits = await db.fetchall("SELECT status FROM training_credits")
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"http://127.0.0.1:{env['HTTP_PORT']}/healthz") as health,
+        ):
+            assert health.status == 200
+    finally:
+        second.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(second.wait(), 20)
+        await db.close()
+    assert told["embeds"][0]["title"] == "Trained mystyle"
+    assert len(mentions) == 1
+    assert loras == [{"status": "completed"}]
+    assert credits == [{"status": "consumed"}]
+    assert len(fal.trainings) == 1  # submitted once
