@@ -39,26 +39,21 @@ def _reserve(
     now: str,
     window_start: str,
     fresh_after: str,
-    limit: int,
+    limit: int | None,
 ) -> bool:
-    # _COUNTS is a constant; every value is bound.
+    """`limit` None: an exempt wallet, recorded but never refused."""
+    values = (batch_id, wallet, str(user_id), lora_id, prompt, now)
+    insert = (
+        "INSERT INTO generation_batches (id, wallet_address, discord_user_id, lora_training_id, "
+        "prompt, status, created_at) SELECT ?, ?, ?, ?, ?, 'reserved', ?"
+    )
+    if limit is None:
+        return int(conn.execute(insert, values).rowcount) == 1
+    # Counting stops at `limit` rows, so a busy wallet costs no more than a quiet one.
     cursor = conn.execute(
-        "INSERT INTO generation_batches (id, wallet_address, discord_user_id, lora_training_id, "  # noqa: S608
-        "prompt, status, created_at) "
-        f"SELECT ?, ?, ?, ?, ?, 'reserved', ? WHERE (SELECT COUNT(*) FROM generation_batches "
-        f"WHERE {_COUNTS}) < ?",
-        (
-            batch_id,
-            wallet,
-            str(user_id),
-            lora_id,
-            prompt,
-            now,
-            wallet,
-            window_start,
-            fresh_after,
-            limit,
-        ),
+        insert + " WHERE (SELECT COUNT(*) FROM (SELECT 1 FROM generation_batches "  # noqa: S608
+        f"WHERE {_COUNTS} LIMIT ?)) < ?",
+        (*values, wallet, window_start, fresh_after, limit, limit),
     )
     return int(cursor.rowcount) == 1
 
@@ -74,7 +69,7 @@ async def reserve(
     now: str,
     window_start: str,
     fresh_after: str,
-    limit: int,
+    limit: int | None,
 ) -> bool:
     return await db.run(
         _reserve, batch_id, wallet, user_id, lora_id, prompt, now, window_start, fresh_after, limit
@@ -107,11 +102,15 @@ async def get(db: Database, batch_id: str) -> BatchRow | None:
     )
 
 
-async def used(db: Database, wallet: str, *, window_start: str, fresh_after: str) -> list[str]:
-    """Creation times of the batches that count now, oldest first."""
+async def used(
+    db: Database, wallet: str, *, window_start: str, fresh_after: str, limit: int
+) -> list[str]:
+    """Creation times of the newest `limit` batches that count now, newest first (enough
+    to say how many of `limit` are left and when the next one frees up)."""
     rows = await db.fetchall(
-        f"SELECT created_at FROM generation_batches WHERE {_COUNTS} ORDER BY created_at",  # noqa: S608
-        (wallet, window_start, fresh_after),
+        f"SELECT created_at FROM generation_batches WHERE {_COUNTS} "  # noqa: S608
+        "ORDER BY created_at DESC LIMIT ?",
+        (wallet, window_start, fresh_after, limit),
     )
     return [str(r["created_at"]) for r in rows]
 

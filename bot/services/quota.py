@@ -90,18 +90,18 @@ class QuotaLedger:
     async def status(self, wallet: str) -> QuotaStatus:
         _, window_start, fresh_after = self._bounds()
         times = await generation_batches.used(
-            self.db, wallet, window_start=window_start, fresh_after=fresh_after
+            self.db, wallet, window_start=window_start, fresh_after=fresh_after, limit=self.limit
         )
         next_free = None
         if len(times) >= self.limit:
-            # The oldest counting batch leaves the window first.
-            next_free = parse_time(times[len(times) - self.limit]) + self.window
+            # The oldest of the newest `limit` batches leaves the window first.
+            next_free = parse_time(times[self.limit - 1]) + self.window
         return QuotaStatus(self.limit, len(times), self.is_exempt(wallet), next_free)
 
     async def reserve(self, wallet: str, *, user_id: int, lora_id: str, prompt: str) -> Reservation:
         now, window_start, fresh_after = self._bounds()
         batch_id = secrets.token_hex(16)
-        limit = 1_000_000_000 if self.is_exempt(wallet) else self.limit
+        limit = None if self.is_exempt(wallet) else self.limit
         reserved = await generation_batches.reserve(
             self.db,
             batch_id=batch_id,
