@@ -6,6 +6,7 @@ import gc
 import logging
 import math
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -97,7 +98,11 @@ class LoraBot(commands.AutoShardedBot):
         )
         self.synced_commands = False
         self._gc_frozen = False
-        self.quota = QuotaLedger(self.db, admin_wallets=settings.admin_wallets)
+        self.quota = QuotaLedger(
+            self.db,
+            admin_wallets=settings.admin_wallets,
+            reservation_timeout=timedelta(seconds=settings.generation_reservation_seconds),
+        )
         self.credits = CreditLedger(self.db, admin_wallets=settings.admin_wallets)
         self.generator: ImageGenerator | None = None
         self.trainer: FalTrainer | None = None
@@ -118,8 +123,11 @@ class LoraBot(commands.AutoShardedBot):
         self.web.add_routes(link_routes(self.wallet_linker, self._announce_link))
         self.web.add_routes(pay_routes(lambda: self.training_desk))
         await self._check_price_feed()
-        # Credits held by a process that died before it recorded its training.
+        # Credits held by a process that died before it recorded its training, and quota
+        # slots reserved by one that died mid-generation (they already stopped counting
+        # after their timeout; this closes them in the ledger).
         await self.credits.release_stale_reservations()
+        await self.quota.release_stale()
         await self.web.start()
         for name in self.extension_names:
             try:

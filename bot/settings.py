@@ -131,6 +131,12 @@ class Settings(BaseSettings):
     training_poll_seconds: float = Field(
         default=10.0, ge=0.05, le=600, json_schema_extra=_hint("seconds between fal polls, e.g. 10")
     )
+    generation_reservation_seconds: float = Field(
+        default=600.0,
+        ge=1,
+        le=86400,
+        json_schema_extra=_hint("seconds a crashed generation holds its quota slot, e.g. 600"),
+    )
     training_lease_seconds: float = Field(
         default=90.0,
         ge=1,

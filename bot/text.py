@@ -21,9 +21,10 @@ _USER_ROLE_CHANNEL_MENTION = re.compile(r"<(@[!&]?|#)(\d+)>")
 
 def _drop_control(text: str) -> str:
     # Keep newlines and tabs; drop other control and format characters (zero-width,
-    # bidi overrides) that can hide or reorder what a reader sees.
+    # bidi overrides) that can hide or reorder what a reader sees, and lone surrogates
+    # (not text: no UTF-8 for them).
     return "".join(
-        ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf")
+        ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs")
     )
 
 

@@ -175,6 +175,7 @@ class Training(commands.Cog, name=B.COG_NAME):
 
     # --- button flows (called by cogs/views/train_buttons.py) ------------------------
     async def on_go(self, interaction: discord.Interaction[Any], order_id: str) -> None:
+        await desk_of(self.bot).order_of(order_id, interaction.user.id)  # refuse strangers first
         await interaction.response.edit_message(
             content="Preparing the images and submitting to fal.ai… (this can take a minute)",
             embeds=[],

@@ -11,10 +11,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
-from bot.error_handler import ReportingModal, report
+from bot.error_handler import ReportingModal
 from bot.errors import UserFacingError
 from bot.services.wallet_links import LinkResult, WalletLinker
 from bot.text import basescan_address_url, code_block, short_address
+from cogs.views.respond import guarded
 from storage import wallets
 from storage.db import DatabaseError
 
@@ -105,15 +106,16 @@ class PasteSignatureButton(
         return cls(match["token"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        # discord.py only logs a dynamic item's errors: route them to the user ourselves.
+        await guarded(interaction, lambda: self._open(interaction), None)
+
+    async def _open(self, interaction: discord.Interaction[Any]) -> None:
         linker = linker_of(interaction.client)
         challenge = await linker.challenge_for(self.token, interaction.user.id)
         if challenge.message is None:
             await interaction.response.send_modal(AddressModal(self.token))
         else:
             await interaction.response.send_modal(SignatureModal(self.token))
-
-    async def on_error(self, interaction: discord.Interaction[Any], error: Exception) -> None:
-        await report(interaction, error)
 
 
 class AddressModal(ReportingModal, title="Your wallet address"):
@@ -164,7 +166,7 @@ class SignatureModal(ReportingModal, title="Paste your signature"):
 
 class UnlinkButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"wallet:unlink:(?P<user>\d{1,25}):(?P<choice>yes|no)",
+    template=r"wallet:unlink:(?P<user>[0-9]{1,25}):(?P<choice>yes|no)",
 ):
     def __init__(self, user_id: int, choice: str) -> None:
         confirm = choice == "yes"
@@ -184,12 +186,12 @@ class UnlinkButton(
     ) -> UnlinkButton:
         return cls(int(match["user"]), match["choice"])
 
-    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await guarded(interaction, lambda: self._answer(interaction), None)
+
+    async def _answer(self, interaction: discord.Interaction[Any]) -> None:
         if interaction.user.id != self.user_id:
             raise UserFacingError("This button belongs to someone else's /wallet unlink.")
-        return True
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
         if self.choice == "no":
             await interaction.response.edit_message(
                 content="Kept your wallet linked.", embed=None, view=None
@@ -198,9 +200,6 @@ class UnlinkButton(
         removed = await wallets.remove_link(interaction.client.db, self.user_id)
         text = "Unlinked your wallet." if removed else "No wallet was linked."
         await interaction.response.edit_message(content=text, embed=None, view=None)
-
-    async def on_error(self, interaction: discord.Interaction[Any], error: Exception) -> None:
-        await report(interaction, error)
 
 
 def link_page_url(public_base_url: Any, token: str) -> str | None:

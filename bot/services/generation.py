@@ -54,14 +54,15 @@ class GenerationFailed(Exception):
 
 
 def clean_prompt(raw: str) -> str:
-    """Drop invisible characters (zero-width, bidi controls, control codes) and trim.
+    """Drop invisible characters (zero-width, bidi controls, control codes) and lone
+    surrogates (no UTF-8 for them: fal's JSON and the database would fail on them), trim.
 
     The result is what fal sees and what is stored; emptiness and length are judged on it.
     """
     kept = "".join(
         " " if ch in "\r\n\t" else ch
         for ch in raw
-        if ch in "\r\n\t" or unicodedata.category(ch) not in ("Cc", "Cf")
+        if ch in "\r\n\t" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs")
     )
     return kept.strip()
 

@@ -1,5 +1,6 @@
 """Downloading images: fal outputs the bot re-hosts, Are.na images it trains on. Bounded
-in hosts (every redirect hop too), size and time.
+in hosts (every redirect hop too), in addresses (only public ones, checked on the
+addresses actually connected to: see `safe_http`), size and time.
 
 A failed download of one image never loses the others: each comes back as bytes or
 as the reason it could not be fetched.
@@ -8,13 +9,22 @@ as the reason it could not be fetched.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
 from yarl import URL
+
+from bot.services.safe_http import (
+    AddressPolicy,
+    GuardedConnector,
+    is_guarded,
+    refused_address,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +48,12 @@ class Fetched:
 
 
 class MediaFetcher:
+    """Downloads from `allowed_hosts` only, and (unless `guarded=False`) only from public
+    addresses: a session that is not already guarded (`safe_http.GuardedConnector`) is
+    used for its headers and timeouts only, and the connections go through a guarded
+    session of the fetcher's own, open while downloads are under way. `resolver` replaces
+    the system's DNS resolver (tests)."""
+
     def __init__(
         self,
         session: aiohttp.ClientSession,
@@ -46,13 +62,43 @@ class MediaFetcher:
         timeout: float = 20.0,
         concurrency: int = 4,
         max_redirects: int = 0,
+        guarded: bool = True,
+        resolver: AbstractResolver | None = None,
     ) -> None:
         self.session = session
         self.allowed_hosts = tuple(h.lower() for h in allowed_hosts)
         self.timeout = timeout
         # Redirects are followed by hand so that every hop is checked against the hosts.
         self.max_redirects = max_redirects
+        self.guarded = guarded
+        self.address_policy = AddressPolicy.for_hosts(self.allowed_hosts)
+        self._resolver = resolver
         self._slots = asyncio.Semaphore(concurrency)
+        self._own: aiohttp.ClientSession | None = None
+        self._users = 0
+
+    @contextlib.asynccontextmanager
+    async def _client(self) -> AsyncIterator[aiohttp.ClientSession]:
+        """The session to download with. The fetcher's own guarded session is shared by
+        overlapping downloads and closed when the last one ends: nothing to close later."""
+        if not self.guarded or is_guarded(self.session):
+            yield self.session
+            return
+        if self._own is None or self._own.closed:
+            self._own = aiohttp.ClientSession(
+                connector=GuardedConnector(self.address_policy, resolver=self._resolver),
+                headers=self.session.headers,
+                timeout=self.session.timeout,
+            )
+        own = self._own
+        self._users += 1
+        try:
+            yield own
+        finally:
+            self._users -= 1
+            if self._users == 0 and self._own is own:
+                self._own = None
+                await own.close()
 
     def host_allowed(self, url: str) -> bool:
         parts = urlsplit(url)
@@ -71,12 +117,12 @@ class MediaFetcher:
     async def fetch(self, url: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Fetched:
         if not self.host_allowed(url):
             return Fetched(url, None, None, "host not allowed")
-        async with self._slots:
+        current = url
+        async with self._slots, self._client() as session:
             try:
                 async with asyncio.timeout(self.timeout):
-                    current = url
                     for hop in range(self.max_redirects + 1):
-                        async with self.session.get(current, allow_redirects=False) as response:
+                        async with session.get(current, allow_redirects=False) as response:
                             if response.status in _REDIRECTS and hop < self.max_redirects:
                                 location = response.headers.get("Location")
                                 if not location:
@@ -91,7 +137,13 @@ class MediaFetcher:
                     return Fetched(url, None, None, "too many redirects")
             except TimeoutError:
                 return Fetched(url, None, None, "timed out")
-            except (aiohttp.ClientError, ValueError) as exc:
+            except (aiohttp.ClientError, OSError, ValueError) as exc:
+                if refused_address(exc):
+                    log.warning(
+                        "image download refused: not a public address",
+                        extra={"host": urlsplit(current).hostname},
+                    )
+                    return Fetched(url, None, None, "address not allowed")
                 return Fetched(url, None, None, type(exc).__name__)
 
     @staticmethod

@@ -18,7 +18,8 @@ from tests.e2e.conftest import FAKE_TOKEN
 from tests.e2e.test_process import free_port, wait_healthy
 from tests.e2e.test_train import ALICE, CHANNEL, buttons, mention, preview, services
 from tests.fakes.discord import DiscordEmulator
-from tests.gallery_rows import WALLET_A, link_wallet
+from tests.fakes.fal import FakeFal
+from tests.gallery_rows import WALLET_A, insert_loras, link_wallet, lora_row
 
 __all__ = ["services"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,3 +104,66 @@ async def test_a_killed_bot_finishes_the_training_after_restart(
     assert loras == [{"status": "completed"}]
     assert credits == [{"status": "consumed"}]
     assert len(fal.trainings) == 1  # submitted once
+
+
+async def test_a_bot_killed_mid_generation_leaves_no_slot_and_no_rows(
+    emulator: DiscordEmulator, tmp_path: Path
+) -> None:
+    fal = await FakeFal().start()
+    fal.mode.result = "hang"
+    database = tmp_path / "bot.db"
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "DISCORD_TOKEN": FAKE_TOKEN,
+        "DISCORD_API_BASE_URL": emulator.api_base_url,
+        "DISCORD_GATEWAY_URL": emulator.gateway_url,
+        "DATABASE_URL": f"file:{database}",
+        "HTTP_PORT": str(free_port()),
+        "FAL_KEY": "fake-key:not-a-real-secret",
+        "FAL_QUEUE_URL": fal.base_url,
+        "MEDIA_HOSTS": "127.0.0.1",
+        "GENERATION_RESERVATION_SECONDS": "1",
+    }
+    db = Database(DatabaseConfig(url=f"file:{database}"))
+    try:
+        first = await start_bot(env, tmp_path)
+        try:
+            await db.open()
+            await link_wallet(db, ALICE, WALLET_A)
+            lora = lora_row()
+            await insert_loras(db, [lora])
+            ix = await emulator.run_command(
+                "generate",
+                user_id=ALICE,
+                channel_id=CHANNEL,
+                options={"lora": lora["id"], "prompt": "x"},
+            )
+            await ix.response()
+            await emulator.wait_until(
+                lambda: bool(fal.submissions), what="the fal call", timeout=10
+            )
+        finally:
+            first.send_signal(signal.SIGKILL)  # mid-generation
+            await first.wait()
+        assert await db.fetchall("SELECT status FROM generation_batches") == [
+            {"status": "reserved"}
+        ]
+        await asyncio.sleep(1.1)  # past the reservation timeout
+        second = await start_bot(env, tmp_path)
+        try:
+            batches = await db.fetchall("SELECT status FROM generation_batches")
+            images = await db.fetchall("SELECT id FROM generated_images")
+            status = await (
+                await emulator.run_command("wallet status", user_id=ALICE, channel_id=CHANNEL)
+            ).response()
+        finally:
+            second.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(second.wait(), 20)
+    finally:
+        await db.close()
+        await fal.stop()
+    assert batches == [{"status": "released"}]  # closed in the ledger at start
+    assert images == []  # nothing half-saved
+    fields = {f["name"]: f["value"] for f in status["data"]["embeds"][0]["fields"]}
+    assert fields["Generations"] == "8 of 8 left today"

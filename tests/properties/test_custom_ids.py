@@ -1,0 +1,303 @@
+"""Button custom_ids: the bot's own fit in 100 characters and parse back; forged ones
+parse to valid state or are refused as stale, and valid state never reaches data or
+actions that are not the clicker's (checked on the services, real database)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any
+
+import discord
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.errors import UserFacingError
+from bot.services.gallery import MAX_PAGE, Gallery, PageRef
+from bot.services.training import TrainingDesk, TrainingRefused
+from cogs.views import gallery_ids as ids
+from cogs.views import gallery_views, generate_views, train_buttons
+from cogs.wallet import PasteSignatureButton, UnlinkButton
+from storage import training_orders
+from storage.db import Database
+from storage.keyset import Mode
+from storage.loras import LoraFilter
+from storage.training_orders import DRAFT, Order
+from tests.gallery_rows import (
+    WALLET_A,
+    WALLET_B,
+    image_row,
+    insert_images,
+    insert_loras,
+    lora_row,
+)
+from tests.properties.strategies import hostile_text
+
+ALICE, BOB = 42, 43
+hex_ids = st.binary(min_size=16, max_size=16).map(bytes.hex)
+short_ids = st.text(min_size=1, max_size=12).filter(lambda s: ids.encode_id(s) is not None)
+# Previous/next always carry their anchor (`paging_for`); first/last never need one.
+page_refs = st.one_of(
+    st.builds(
+        PageRef,
+        st.sampled_from([Mode.FIRST, Mode.LAST]),
+        st.integers(min_value=-5, max_value=MAX_PAGE + 5),
+        st.one_of(st.none(), hex_ids, short_ids),
+    ),
+    st.builds(
+        PageRef,
+        st.sampled_from([Mode.OLDER, Mode.NEWER]),
+        st.integers(min_value=-5, max_value=MAX_PAGE + 5),
+        st.one_of(hex_ids, short_ids),
+    ),
+)
+# What the /loras command makes of a search (cogs/gallery.py): printable, one line.
+searches = st.text(max_size=40).map(
+    lambda t: " ".join("".join(c for c in t if c.isprintable() or c.isspace()).split())
+)
+filters = st.builds(
+    LoraFilter,
+    wallet=st.one_of(st.none(), st.binary(min_size=20, max_size=20).map(lambda b: "0x" + b.hex())),
+    search=st.one_of(st.none(), searches.filter(bool)),
+)
+forged = st.one_of(
+    hostile_text,
+    st.builds(
+        "{}{}".format,
+        st.sampled_from(["lg:", "ld:", "gen:open:", "gen:retry:", "train:go:", "wallet:unlink:"]),
+        st.lists(
+            st.one_of(
+                st.sampled_from(["f", "p", "n", "l", "c", "i", "1", "999999", "0", "~", ":", ""]),
+                st.from_regex(r"~?[A-Za-z0-9_-]{0,30}", fullmatch=True),
+                hostile_text,
+            ),
+            max_size=6,
+        ).map(":".join),
+    ),
+)
+
+
+def dynamic_classes() -> list[type[discord.ui.DynamicItem[Any]]]:
+    return [
+        *gallery_views.DYNAMIC_ITEMS,
+        *generate_views.DYNAMIC_ITEMS,
+        train_buttons.TrainButton,
+        PasteSignatureButton,
+        UnlinkButton,
+    ]
+
+
+# --- made by the bot ----------------------------------------------------------------------
+@given(page_refs, filters, st.sampled_from([None, "c", "i"]))
+def test_gallery_ids_fit_and_parse_back(ref: PageRef, flt: LoraFilter, action: str | None) -> None:
+    custom_id = ids.gallery_id(ref, flt, action=action)
+    if custom_id is None:
+        return  # too long to encode: the bot leaves that button out
+    assert len(custom_id) <= ids.CUSTOM_ID_MAX
+    state = ids.parse_gallery_id(custom_id)
+    assert state.filters == LoraFilter(
+        wallet=flt.wallet.lower() if flt.wallet else None, search=flt.search or None
+    )
+    assert state.ref.mode is (ref.mode if action is None else Mode.FIRST)
+    assert state.ref.page == min(max(ref.page, 1), MAX_PAGE)
+    if state.ref.mode in (Mode.OLDER, Mode.NEWER):
+        assert state.ref.anchor == ref.anchor
+
+
+@given(st.one_of(hex_ids, short_ids), page_refs)
+def test_detail_ids_fit_and_parse_back(lora_id: str, ref: PageRef) -> None:
+    custom_id = ids.detail_id(lora_id, ref)
+    if custom_id is None:
+        return
+    assert len(custom_id) <= ids.CUSTOM_ID_MAX
+    state = ids.parse_detail_id(custom_id)
+    assert state.lora_id == lora_id
+    assert state.ref.mode is ref.mode
+
+
+@given(hex_ids, st.integers(min_value=0, max_value=2**64), st.sampled_from(["yes", "no"]))
+def test_every_other_button_the_bot_makes_fits_and_matches_its_template(
+    key: str, user_id: int, choice: str
+) -> None:
+    made: list[discord.ui.DynamicItem[Any]] = [
+        generate_views.OpenGenerateButton(key),
+        generate_views.AgainButton(key),
+        generate_views.RetryButton(key),
+        generate_views.OpenLoraButton(key),
+        *(train_buttons.TrainButton(kind, key) for kind in train_buttons.TrainButton.LABELS),
+        UnlinkButton(user_id, choice),
+        PasteSignatureButton(secrets.token_urlsafe(24)),
+    ]
+    for item in made:
+        assert len(item.custom_id) <= 100
+        assert type(item).__discord_ui_compiled_template__.fullmatch(item.custom_id)
+    assert ids.parse_generate_id(ids.generate_id(key) or "") == key
+
+
+# --- forged -------------------------------------------------------------------------------
+@given(forged)
+def test_a_forged_gallery_id_parses_or_is_refused(custom_id: str) -> None:
+    for parse in (ids.parse_gallery_id, ids.parse_detail_id, ids.parse_generate_id):
+        try:
+            state = parse(custom_id)
+        except ids.InvalidCustomId:
+            continue  # the buttons turn this into StaleButton (a UserFacingError)
+        if isinstance(state, str):
+            assert re.fullmatch(r"[0-9a-f]{32}", state)
+        else:
+            assert state.action in ids.ACTIONS and 1 <= state.ref.page <= MAX_PAGE
+
+
+@given(forged)
+def test_a_forged_id_on_any_dynamic_item_gives_valid_state_or_a_stale_refusal(
+    custom_id: str,
+) -> None:
+    for cls in dynamic_classes():
+        match = cls.__discord_ui_compiled_template__.fullmatch(custom_id)
+        if match is None:
+            continue  # discord.py does not route it to this class
+        groups = match.groupdict()
+        if cls is UnlinkButton:
+            assert int(groups["user"]) >= 0 and groups["choice"] in ("yes", "no")
+            continue
+        for key in ("lora", "batch", "key"):
+            if key in groups:
+                checked = generate_views._checked if key != "key" else train_buttons._checked
+                try:
+                    value: str | None = checked(groups[key])
+                except UserFacingError as exc:
+                    value, message = None, exc.message
+                    assert message
+                assert value is None or re.fullmatch(r"[0-9a-f]{32}", value)
+
+
+# --- valid state never reaches someone else's data ----------------------------------------
+class Seeded:
+    """Rows made once per database (hypothesis runs the test body many times)."""
+
+    def __init__(self) -> None:
+        self.db: Database | None = None
+        self.data: dict[str, Any] = {}
+
+    async def once(self, db: Database, make: Any) -> dict[str, Any]:
+        if self.db is not db:
+            self.db, self.data = db, await make(db)
+        return self.data
+
+
+GALLERY = Seeded()
+ORDERS = Seeded()
+
+
+async def seed_gallery(db: Database) -> dict[str, Any]:
+    done = [lora_row(minutes=i, wallet=(WALLET_A, WALLET_B)[i % 2]) for i in range(6)]
+    hidden = [lora_row(minutes=10 + i, status=s) for i, s in enumerate(["pending", "failed"])]
+    await insert_loras(db, done + hidden)
+    images = [image_row(lora["id"], minutes=j) for lora in done + hidden for j in range(3)]
+    await insert_images(db, images)
+    images_of: dict[str, set[str]] = {lora["id"]: set() for lora in done + hidden}
+    for image in images:
+        images_of[image["lora_training_id"]].add(image["id"])
+    return {"completed": {lora["id"] for lora in done}, "images_of": images_of}
+
+
+# Anchors a forger would try: ids of hidden LoRAs and of other LoRAs' images (unknown
+# here until seeded, so: any 32-hex id; the seeded ones are drawn through `data`).
+@pytest.mark.embedded_only
+@given(
+    st.sampled_from(list(Mode)),
+    st.integers(1, MAX_PAGE),
+    st.one_of(st.none(), st.sampled_from([WALLET_A.lower(), WALLET_B.lower()])),
+    st.data(),
+)
+async def test_forged_gallery_state_shows_only_public_rows(
+    db: Database, mode: Mode, page: int, wallet: str | None, data: st.DataObject
+) -> None:
+    seeded = await GALLERY.once(db, seed_gallery)
+    completed: set[str] = seeded["completed"]
+    images_of: dict[str, set[str]] = seeded["images_of"]
+    every_id = sorted(set(images_of) | {i for ids_ in images_of.values() for i in ids_})
+    anchor = data.draw(st.one_of(st.sampled_from(every_id), hex_ids))
+    lora_id = data.draw(st.sampled_from(sorted(completed)))
+    gallery = Gallery(db, page_size=2, images_per_page=2)
+    ref = PageRef(mode, page, anchor)
+    custom_id = ids.gallery_id(ref, LoraFilter(wallet=wallet))
+    assert custom_id is not None
+    state = ids.parse_gallery_id(custom_id)
+    shown = await gallery.page(state.filters, state.ref)
+    for lora in shown.loras:
+        assert lora.id in completed
+        assert wallet is None or lora.wallet_address.lower() == wallet
+    detail_id = ids.detail_id(lora_id, ref)
+    assert detail_id is not None
+    detail_state = ids.parse_detail_id(detail_id)
+    detail = await gallery.detail(detail_state.lora_id, detail_state.ref)
+    assert detail is not None and detail.lora.id == lora_id
+    assert {image.id for image in detail.images} <= images_of[lora_id]
+
+
+def new_order(owner: int) -> Order:
+    return Order(
+        id=secrets.token_hex(16),
+        discord_user_id=owner,
+        wallet=WALLET_B,
+        channel_slug="bobs-channel",
+        channel_title="Bob's",
+        trigger_word="bobstyle",
+        steps=1000,
+        image_count=10,
+        quote_id=None,
+        tx_hash=None,
+        status=DRAFT,
+        lora_training_id=None,
+        created_at="2026-01-01T00:00:00.000Z",
+    )
+
+
+class Untouchable:
+    """A collaborator the refused actions must never reach."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"{name} was reached for someone else's request")
+
+
+async def seed_orders(db: Database) -> dict[str, Any]:
+    order = new_order(BOB)
+    await training_orders.create(db, order)
+    lora = lora_row(status="pending", wallet=WALLET_B)
+    await insert_loras(db, [lora])
+    await db.execute(
+        "INSERT INTO training_jobs (lora_training_id, request_id, discord_user_id, state, "
+        "created_at, updated_at) VALUES (?, ?, ?, 'queued', ?, ?)",
+        (lora["id"], lora["request_id"], str(BOB), lora["created_at"], lora["created_at"]),
+    )
+    return {"order": await training_orders.get(db, order.id), "lora_id": lora["id"]}
+
+
+@pytest.mark.embedded_only
+@given(st.integers(min_value=0, max_value=2**64).filter(lambda u: u != BOB))
+async def test_someone_elses_order_or_training_is_refused(db: Database, user: int) -> None:
+    seeded = await ORDERS.once(db, seed_orders)
+    order: Order = seeded["order"]
+    desk = TrainingDesk(
+        db,
+        Untouchable(),  # type: ignore[arg-type]
+        Untouchable(),  # type: ignore[arg-type]
+        Untouchable(),  # type: ignore[arg-type]
+        trainer=Untouchable(),  # type: ignore[arg-type]
+        storage=Untouchable(),  # type: ignore[arg-type]
+        quoter=None,
+        verifier=Untouchable(),  # type: ignore[arg-type]
+    )
+    attempts = [
+        desk.submit(order.id, user, Untouchable()),  # type: ignore[arg-type]  # train:go
+        desk.pay(order.id, user, "0x" + "ab" * 32),  # train:tx → its modal
+        desk.pay(order.id, user),  # train:check
+        desk.drop(order.id, user),  # train:drop
+        desk.cancel(seeded["lora_id"], user),  # train:stop
+    ]
+    for attempt in attempts:
+        with pytest.raises(TrainingRefused):
+            await attempt
+    assert await training_orders.get(db, order.id) == order
