@@ -28,7 +28,7 @@ from bot.services.training_images import (
 from tests.fakes.arena import FakeArena
 from tests.fakes.fal_storage import FakeFalStorage
 
-FAL_KEY = "fake-key-id:fake-key-secret"
+FAL_KEY = "fake-id:fake-secret"
 LOOPBACK = ("127.0.0.1",)
 
 
