@@ -139,101 +139,65 @@ def _checked(value: str) -> str:
     return value
 
 
-def _button(custom_id: str, label: str, style: discord.ButtonStyle) -> discord.ui.Button[Any]:
-    return discord.ui.Button(label=label, style=style, custom_id=custom_id)
-
-
-class OpenGenerateButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"gen:open:(?P<lora>.{0,90})"
+class GenerateButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"gen:(?P<kind>open|again|retry|lora):(?P<key>.{0,90})",
 ):
-    def __init__(self, lora_id: str) -> None:
-        super().__init__(_button(f"gen:open:{lora_id}", "Generate", discord.ButtonStyle.primary))
-        self.lora_id = lora_id
+    """Every /generate button: what it does is its kind, what it refers to is its key."""
+
+    LOOKS = {
+        "open": ("Generate", discord.ButtonStyle.primary),
+        "again": ("Generate again", discord.ButtonStyle.primary),
+        "retry": ("Retry", discord.ButtonStyle.primary),
+        "lora": ("Open LoRA", discord.ButtonStyle.secondary),
+    }
+
+    def __init__(self, kind: str, key: str) -> None:
+        label, style = self.LOOKS[kind]
+        super().__init__(discord.ui.Button(label=label, style=style, custom_id=f"gen:{kind}:{key}"))
+        self.kind, self.key = kind, key
 
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> OpenGenerateButton:
-        return cls(match["lora"])
+    ) -> GenerateButton:
+        return cls(match["kind"], match["key"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        async def work() -> None:
-            await interaction.response.send_modal(PromptModal(_checked(self.lora_id)))
+        await guarded(interaction, lambda: self._run(interaction, _checked(self.key)), None)
 
-        await guarded(interaction, work, None)
-
-
-class AgainButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"gen:again:(?P<batch>.{0,90})"
-):
-    def __init__(self, batch_id: str) -> None:
-        super().__init__(
-            _button(f"gen:again:{batch_id}", "Generate again", discord.ButtonStyle.primary)
-        )
-        self.batch_id = batch_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> AgainButton:
-        return cls(match["batch"])
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        async def work() -> None:
-            batch = await interaction.client.generator.batch(_checked(self.batch_id))
+    async def _run(self, interaction: discord.Interaction[Any], key: str) -> None:
+        if self.kind == "open":
+            await interaction.response.send_modal(PromptModal(key))
+        elif self.kind == "lora":
+            gallery = gallery_of(interaction.client)
+            await deliver(interaction, render_detail(gallery, key, PageRef()), Target.PRIVATE)
+        else:
+            batch = await interaction.client.generator.batch(key)
             if batch is None:
                 raise StaleGenerateButton()
-            await interaction.response.send_modal(PromptModal(batch.lora_id, batch.prompt))
-
-        await guarded(interaction, work, None)
-
-
-class RetryButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"gen:retry:(?P<batch>.{0,90})"
-):
-    def __init__(self, batch_id: str) -> None:
-        super().__init__(_button(f"gen:retry:{batch_id}", "Retry", discord.ButtonStyle.primary))
-        self.batch_id = batch_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> RetryButton:
-        return cls(match["batch"])
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        async def work() -> None:
-            batch = await interaction.client.generator.batch(_checked(self.batch_id))
-            if batch is None:
-                raise StaleGenerateButton()
+            if self.kind == "again":
+                await interaction.response.send_modal(PromptModal(batch.lora_id, batch.prompt))
+                return
             if batch.discord_user_id != interaction.user.id:
                 raise UserFacingError("This Retry belongs to someone else's generation.")
             await runner(interaction.client)(interaction, batch.lora_id, batch.prompt)
 
-        await guarded(interaction, work, None)
+
+def OpenGenerateButton(lora_id: str) -> GenerateButton:
+    return GenerateButton("open", lora_id)
 
 
-class OpenLoraButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"gen:lora:(?P<lora>.{0,90})"
-):
-    def __init__(self, lora_id: str) -> None:
-        super().__init__(_button(f"gen:lora:{lora_id}", "Open LoRA", discord.ButtonStyle.secondary))
-        self.lora_id = lora_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> OpenLoraButton:
-        return cls(match["lora"])
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        async def work() -> None:
-            gallery = gallery_of(interaction.client)
-            await deliver(
-                interaction, render_detail(gallery, self.lora_id, PageRef()), Target.PRIVATE
-            )
-
-        await guarded(interaction, work, None)
+def AgainButton(batch_id: str) -> GenerateButton:
+    return GenerateButton("again", batch_id)
 
 
-DYNAMIC_ITEMS = (OpenGenerateButton, AgainButton, RetryButton, OpenLoraButton)
+def RetryButton(batch_id: str) -> GenerateButton:
+    return GenerateButton("retry", batch_id)
+
+
+def OpenLoraButton(lora_id: str) -> GenerateButton:
+    return GenerateButton("lora", lora_id)
+
+
+DYNAMIC_ITEMS = (GenerateButton,)
