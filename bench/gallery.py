@@ -35,13 +35,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.services.gallery import Gallery, PageRef
-from cogs.views.gallery_embeds import (
+from cogs.gallery.render import (
     GENERATED_PER_PAGE,
     LORAS_PER_PAGE,
     gallery_embeds,
     gallery_header,
 )
-from cogs.views.gallery_views import gallery_view
+from cogs.gallery.views import gallery_view
 from storage.db import Connection, Database, DatabaseConfig
 from storage.keyset import Mode
 from storage.loras import COLUMNS, Lora, LoraFilter, to_lora

@@ -56,9 +56,9 @@ import libsql
 from aiohttp import web
 
 from bot.services.quota import QuotaLedger
-from bot.services.siwe import iso
+from bot.services.wallet.siwe import iso
 from cogs import EXTENSIONS
-from cogs.views import generate_views
+from cogs.generate import views as generate_views
 from storage.db import Connection, Database, DatabaseConfig
 from storage.generation_batches import _COUNTS
 from storage.migrate import migrate

@@ -85,9 +85,9 @@ def reset_peak() -> int:
 async def work(args: argparse.Namespace) -> dict[str, Any]:
     import aiohttp
 
-    from bot.services.arena import ArenaClient
-    from bot.services.fal import FalStorage, configure_storage_endpoints
-    from bot.services.training_images import (
+    from bot.clients.arena import ArenaClient
+    from bot.clients.fal import FalStorage, configure_storage_endpoints
+    from bot.services.training.images import (
         arena_image_fetcher,
         prepare_training_zip,
         upload_zip,

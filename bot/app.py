@@ -15,29 +15,29 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from bot import error_handler
+from bot.clients.arena import ArenaClient
+from bot.clients.fal import FalGateway, FalStorage, configure_storage_endpoints
+from bot.clients.fal import configure_endpoints as configure_fal
+from bot.clients.fal_training import FalTrainer
+from bot.clients.media import MediaFetcher
+from bot.clients.rpc import JsonRpcClient
 from bot.command_sync import sync_if_changed
 from bot.errors import NotConfigured
-from bot.services.arena import ArenaClient
 from bot.services.credits import CreditLedger
-from bot.services.fal import FalGateway, FalStorage, configure_storage_endpoints
-from bot.services.fal import configure_endpoints as configure_fal
-from bot.services.fal_training import FalTrainer
 from bot.services.generation import ImageGenerator
-from bot.services.media import MediaFetcher
-from bot.services.payments import PaymentVerifier
-from bot.services.prices import PriceFeed, Quoter
+from bot.services.payments.prices import PriceFeed, Quoter
+from bot.services.payments.verifier import PaymentVerifier
 from bot.services.quota import QuotaLedger
-from bot.services.rpc import JsonRpcClient
-from bot.services.training import TrainingDesk
-from bot.services.training_images import arena_image_fetcher
-from bot.services.wallet_links import LinkResult, SigningOrigin, WalletLinker
+from bot.services.training.desk import TrainingDesk
+from bot.services.training.images import arena_image_fetcher
+from bot.services.wallet.links import LinkResult, SigningOrigin, WalletLinker
 from bot.settings import Settings
 from bot.web.health import HealthCheck
 from bot.web.link_page import link_routes
 from bot.web.pay_page import pay_routes
 from bot.web.server import WebServer
 from cogs import EXTENSIONS
+from cogs.common import errors as error_handler
 from storage.db import Database
 from storage.migrate import migrate
 

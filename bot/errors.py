@@ -1,7 +1,7 @@
 """Domain errors: problems a user can understand and act on.
 
 Services raise these without knowing about Discord; the one error handler
-(`bot.error_handler`) turns them into private messages with a reference id.
+(`cogs.common.errors`) turns them into private messages with a reference id.
 """
 
 from __future__ import annotations

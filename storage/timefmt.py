@@ -1,5 +1,5 @@
 """Times as the tables store them: ISO 8601 UTC with milliseconds and a `Z`, the format
-of the web app's rows, so text order is time order. (Same as `bot.services.siwe.iso`.)"""
+of the web app's rows, so text order is time order. (Same as `bot.services.wallet.siwe.iso`.)"""
 
 from __future__ import annotations
 

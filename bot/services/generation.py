@@ -12,9 +12,9 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 
+from bot.clients.fal import FalGateway, QueueCallback
+from bot.clients.media import DEFAULT_MAX_BYTES, MediaFetcher
 from bot.errors import NotConfigured, UserFacingError
-from bot.services.fal import FalGateway, QueueCallback
-from bot.services.media import DEFAULT_MAX_BYTES, MediaFetcher
 from bot.services.quota import QuotaExceeded, QuotaLedger, QuotaStatus, Reservation
 from storage import generation_batches, loras, wallets
 from storage.db import Database

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot.errors import UserFacingError
-from bot.services.siwe import iso, parse_time
+from bot.services.wallet.siwe import iso, parse_time
 from storage import generation_batches
 from storage.db import Database
 from storage.generation_batches import NewImage

@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.errors import ServiceUnavailable, UserFacingError, new_ref
-from bot.services.wallet_links import LinkResult, WalletLinker
+from bot.services.wallet.links import LinkResult, WalletLinker
 from storage.db import DatabaseError
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from bot.services.payments import PaymentPending
-from bot.services.training import TrainingDesk
+from bot.services.payments.verifier import PaymentPending
+from bot.services.training.desk import TrainingDesk
 from bot.web.link_page import SECURITY_HEADERS, _json, _refusal, _static
 
 _ORDER = re.compile(r"[0-9a-f]{32}")

@@ -1,5 +1,5 @@
 """A local stand-in for fal's file storage, over real HTTP on 127.0.0.1: what fal-client
-1.0.3 calls when it uploads (`bot.services.fal.configure_storage_endpoints` points
+1.0.3 calls when it uploads (`bot.clients.fal.configure_storage_endpoints` points
 `REST_URL` and `CDN_URL` here).
 
 - `POST /storage/auth/token?storage_type=fal-cdn-v3` (`Authorization: Key …`) →

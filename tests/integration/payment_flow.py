@@ -12,10 +12,10 @@ from decimal import Decimal
 import pytest
 from eth_account import Account
 
+from bot.clients.rpc import JsonRpcClient
 from bot.services.credits import CreditLedger
-from bot.services.payments import PaymentResult, PaymentVerified, PaymentVerifier
-from bot.services.prices import PriceFeed, Quoter
-from bot.services.rpc import JsonRpcClient
+from bot.services.payments.prices import PriceFeed, Quoter
+from bot.services.payments.verifier import PaymentResult, PaymentVerified, PaymentVerifier
 from storage.db import Database
 from storage.payments import Quote
 from tests.fakes.chain import DevChain

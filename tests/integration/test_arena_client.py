@@ -11,8 +11,7 @@ from email.utils import format_datetime
 import aiohttp
 import pytest
 
-from bot.errors import ServiceUnavailable, UserFacingError
-from bot.services.arena import (
+from bot.clients.arena import (
     ArenaChannelNotFound,
     ArenaChannelPrivate,
     ArenaClient,
@@ -23,6 +22,7 @@ from bot.services.arena import (
     check_image_count,
     parse_channel_ref,
 )
+from bot.errors import ServiceUnavailable, UserFacingError
 from tests.fakes.arena import FakeArena, Fault
 
 TOKEN = "arena-token-that-must-never-be-logged"

@@ -15,13 +15,13 @@ from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 
-from bot.services.contract_signatures import (
+from bot.clients.rpc import JsonRpcClient, RpcUnavailable
+from bot.services.wallet.signatures import (
     ERC6492_MAGIC_SUFFIX,
     personal_message_hash,
     unwrap_erc6492,
     verify_contract_signature,
 )
-from bot.services.rpc import JsonRpcClient, RpcUnavailable
 from tests.fakes.chain import DevChain, ScriptedRpcServer, calldata
 from tests.fakes.chain.fixtures import WalletContracts
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.error_handler import describe
+from cogs.common.errors import describe
 from storage.connection import Connection
 from storage.db import Database, DatabaseConfig, DatabaseError
 from storage.migrate import migrate

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.services.contracts import erc6492_checker
+from bot.services.wallet.contracts import erc6492_checker
 from tests.fakes.chain.fixtures import require_node
 from tests.fakes.chain.solc import compile_files, solc_version
 

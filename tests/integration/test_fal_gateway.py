@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.services.fal import FalGateway, FalRejected, FalUnavailable, configure_endpoints
+from bot.clients.fal import FalGateway, FalRejected, FalUnavailable, configure_endpoints
 from tests.fakes.fal import FakeFal
 
 

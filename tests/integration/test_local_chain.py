@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from eth_account import Account
 
-from bot.services.rpc import JsonRpcClient
+from bot.clients.rpc import JsonRpcClient
 from tests.fakes.chain import BASE_CHAIN_ID, AnvilNode, DevChain
 from tests.fakes.chain.fixtures import WalletContracts
 

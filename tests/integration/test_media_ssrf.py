@@ -15,8 +15,8 @@ import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from bot.services.media import MediaFetcher
-from bot.services.safe_http import (
+from bot.clients.media import MediaFetcher
+from bot.clients.safe_http import (
     AddressPolicy,
     DisallowedAddress,
     GuardedConnector,

@@ -16,8 +16,10 @@ import pytest
 from aiohttp import web
 from eth_account import Account
 
+from bot.clients.rpc import JsonRpcClient, RpcUnavailable
 from bot.errors import ServiceUnavailable
-from bot.services.payment_errors import (
+from bot.services.payments.prices import format_eth
+from bot.services.payments.refusals import (
     InvalidTransactionHash,
     PaidBeforeQuote,
     PaymentAfterExpiry,
@@ -32,9 +34,7 @@ from bot.services.payment_errors import (
     WrongRecipient,
     WrongSender,
 )
-from bot.services.payments import PaymentPending, PaymentVerified, PaymentVerifier
-from bot.services.prices import format_eth
-from bot.services.rpc import JsonRpcClient, RpcUnavailable
+from bot.services.payments.verifier import PaymentPending, PaymentVerified, PaymentVerifier
 from storage import payments as payment_store
 from storage.credits import Credit
 from storage.db import Database, DatabaseConfig

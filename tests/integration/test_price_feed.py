@@ -12,9 +12,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from bot.clients.rpc import JsonRpcClient, RpcUnavailable
 from bot.errors import ServiceUnavailable
-from bot.services.prices import PriceFeed, PriceFeedMisconfigured, PriceUnavailable, Quoter
-from bot.services.rpc import JsonRpcClient, RpcUnavailable
+from bot.services.payments.prices import PriceFeed, PriceFeedMisconfigured, PriceUnavailable, Quoter
 from storage.db import Database
 from tests.fakes.chain import DevChain, ScriptedRpcServer
 from tests.fakes.chain.payment_chain import (

@@ -13,8 +13,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.clients.rpc import JsonRpcClient, RpcError, RpcUnavailable
 from bot.errors import ServiceUnavailable
-from bot.services.rpc import JsonRpcClient, RpcError, RpcUnavailable
 from tests.fakes.chain import ScriptedRpcServer
 
 SECRET = "secret-api-key-0123456789"  # in ScriptedRpcServer.url's path

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 import pytest
 from eth_account import Account
 
-from bot.services.payment_errors import (
+from bot.services.payments.refusals import (
     NothingPaidFromWallet,
     PaymentAlreadyUsed,
     SmartWalletPaymentUnsupported,
     Underpaid,
 )
-from bot.services.payments import PaymentVerified
+from bot.services.payments.verifier import PaymentVerified
 from tests.fakes.chain import calldata
 from tests.fakes.chain.payment_chain import (
     ENTRY_POINT_V07,

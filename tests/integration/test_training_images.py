@@ -14,10 +14,10 @@ import aiohttp
 import fal_client.client as fal_internals
 import pytest
 
-from bot.services.arena import ArenaClient, ArenaImage
-from bot.services.fal import FalStorage, FalStorageUnavailable, configure_storage_endpoints
-from bot.services.media import MediaFetcher
-from bot.services.training_images import (
+from bot.clients.arena import ArenaClient, ArenaImage
+from bot.clients.fal import FalStorage, FalStorageUnavailable, configure_storage_endpoints
+from bot.clients.media import MediaFetcher
+from bot.services.training.images import (
     TOTAL_LIMIT_REASON,
     SkippedImage,
     TooFewTrainingImages,

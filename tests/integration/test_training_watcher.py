@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.services.fal import configure_endpoints
-from bot.services.fal_training import FalTrainer, TrainingStatus, progress_from_logs
-from bot.services.training_watcher import TrainingOutcome, TrainingWatcher
+from bot.clients.fal import configure_endpoints
+from bot.clients.fal_training import FalTrainer, TrainingStatus, progress_from_logs
+from bot.services.training.watcher import TrainingOutcome, TrainingWatcher
 from storage import trainings
 from storage.db import Database
 from storage.trainings import NewTraining, WatchedTraining

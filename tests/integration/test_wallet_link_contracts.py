@@ -10,9 +10,9 @@ from eth_account import Account
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
+from bot.clients.rpc import JsonRpcClient
 from bot.errors import UserFacingError
-from bot.services.rpc import JsonRpcClient
-from bot.services.wallet_links import SigningOrigin, WalletLinker
+from bot.services.wallet.links import SigningOrigin, WalletLinker
 from storage import wallets as wallet_links
 from storage.db import Database
 from tests.fakes.chain import DevChain

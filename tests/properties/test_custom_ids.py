@@ -15,10 +15,12 @@ from hypothesis import strategies as st
 
 from bot.errors import UserFacingError
 from bot.services.gallery import MAX_PAGE, Gallery, PageRef
-from bot.services.training import TrainingDesk, TrainingRefused
-from cogs.views import gallery_ids as ids
-from cogs.views import gallery_views, generate_views, train_buttons
-from cogs.wallet import PasteSignatureButton, UnlinkButton
+from bot.services.training.desk import TrainingDesk, TrainingRefused
+from cogs.gallery import ids
+from cogs.gallery import views as gallery_views
+from cogs.generate import views as generate_views
+from cogs.training import views as train_buttons
+from cogs.wallet.cog import PasteSignatureButton, UnlinkButton
 from storage import training_orders
 from storage.db import Database
 from storage.keyset import Mode

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.services.siwe import SiweError, build_message, iso, parse_message, parse_time
-from bot.services.wallet_links import statement_for
+from bot.services.wallet.links import statement_for
+from bot.services.wallet.siwe import SiweError, build_message, iso, parse_message, parse_time
 from tests.properties.strategies import hostile_text
 
 ADDRESS = "0x" + "ab" * 20

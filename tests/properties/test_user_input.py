@@ -12,19 +12,19 @@ from eth_utils.address import to_checksum_address
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from bot.clients.arena import InvalidChannelRef, parse_channel_ref
+from bot.clients.chain import normalise_tx_hash
 from bot.errors import UserFacingError
-from bot.services.arena import InvalidChannelRef, parse_channel_ref
-from bot.services.chain_reads import normalise_tx_hash
 from bot.services.generation import PROMPT_MAX, PromptInvalid, check_prompt, clean_prompt
-from bot.services.siwe import SiweError, checksum, normalise_signature
-from bot.services.training import (
+from bot.services.training.desk import (
     STEPS_MAX,
     STEPS_MIN,
     TrainingRefused,
     check_steps,
     check_trigger_word,
 )
-from bot.text import plain, safe
+from bot.services.wallet.siwe import SiweError, checksum, normalise_signature
+from cogs.common.text import plain, safe
 from tests.properties.strategies import ANY_CHAR, hostile_text
 
 INVISIBLE = ("Cc", "Cf", "Cs")

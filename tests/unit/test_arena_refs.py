@@ -6,8 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.errors import UserFacingError
-from bot.services.arena import (
+from bot.clients.arena import (
     ImageCountOutOfRange,
     InvalidChannelRef,
     check_image_count,
@@ -15,7 +14,8 @@ from bot.services.arena import (
     parse_channel_ref,
     parse_retry_after,
 )
-from bot.services.training_images import sniff_image_type
+from bot.errors import UserFacingError
+from bot.services.training.images import sniff_image_type
 
 
 @pytest.mark.parametrize(

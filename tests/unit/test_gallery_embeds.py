@@ -7,9 +7,9 @@ import json
 
 import discord
 
-from bot.services.arena_images import small_variant
+from bot.clients.arena_images import small_variant
 from bot.services.gallery import GalleryPage, LoraDetail, Navigation, PageRef, Paging
-from cogs.views import gallery_embeds as E
+from cogs.gallery import render as E
 from storage.generated_images import GeneratedImage
 from storage.loras import Lora, LoraFilter, to_lora
 from tests.gallery_rows import arena_url, image_row, lora_row

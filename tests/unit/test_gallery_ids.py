@@ -10,7 +10,7 @@ import string
 import pytest
 
 from bot.services.gallery import MAX_PAGE, PageRef
-from cogs.views import gallery_ids as ids
+from cogs.gallery import ids
 from storage.keyset import Mode
 from storage.loras import LoraFilter
 from tests.gallery_rows import WALLET_B, new_id

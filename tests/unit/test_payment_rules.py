@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from bot.services.chain_reads import normalise_tx_hash, value_transferred
-from bot.services.prices import format_eth, wei_for
-from bot.services.rpc import RpcUnavailable
+from bot.clients.chain import normalise_tx_hash, value_transferred
+from bot.clients.rpc import RpcUnavailable
+from bot.services.payments.prices import format_eth, wei_for
 
 HASH = "0x" + "ab12" * 16
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.services.siwe import (
+from bot.services.wallet.siwe import (
     Expectations,
     SiweError,
     check_fields,

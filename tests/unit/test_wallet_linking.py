@@ -12,9 +12,9 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 
+from bot.clients.rpc import JsonRpcClient
 from bot.errors import ServiceUnavailable, UserFacingError
-from bot.services.rpc import JsonRpcClient
-from bot.services.wallet_links import SigningOrigin, SlowDown, WalletLinker
+from bot.services.wallet.links import SigningOrigin, SlowDown, WalletLinker
 from storage import wallets
 from storage.db import Database
 
@@ -267,7 +267,7 @@ async def test_per_minute_limit_counts_used_tokens_too(db: Database, clock: Cloc
 
 
 async def test_statement_keeps_only_safe_name_characters() -> None:
-    from bot.services.wallet_links import statement_for
+    from bot.services.wallet.links import statement_for
 
     assert statement_for(7, "Ærø ✨ @everyone\n") == (
         "Link this wallet to Discord user @reveryone (id 7) for the LoRA trainer bot."

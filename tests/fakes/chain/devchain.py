@@ -16,7 +16,7 @@ from eth_abi.abi import decode, encode
 from eth_utils.abi import function_signature_to_4byte_selector
 from eth_utils.address import to_checksum_address
 
-from bot.services.rpc import JsonRpcClient
+from bot.clients.rpc import JsonRpcClient
 from tests.fakes.chain.solc import CompiledContract
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.services.rpc import JsonRpcClient
+from bot.clients.rpc import JsonRpcClient
 from tests.fakes.chain.anvil import AnvilNode
 from tests.fakes.chain.devchain import DevChain
 from tests.fakes.chain.solc import CompiledContract, compile_files

@@ -1,4 +1,4 @@
-"""Rewrite `bot/services/contracts/erc6492_checker.py` from `Erc6492Checker.sol`.
+"""Rewrite `bot/services/wallet/contracts/erc6492_checker.py` from `Erc6492Checker.sol`.
 
     .venv/bin/python -m tests.fakes.chain.regenerate_checker
 
@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.services.contracts import erc6492_checker
+from bot.services.wallet.contracts import erc6492_checker
 from tests.fakes.chain.solc import compile_files, solc_version
 
 MODULE = Path(erc6492_checker.__file__)

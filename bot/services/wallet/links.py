@@ -1,0 +1,257 @@
+"""Linking a wallet to a Discord user: one-time tokens, the message, the proof.
+
+Discord-free: the cog and the signing page both call `WalletLinker`, which returns
+small dataclasses and raises `UserFacingError`s that say what to do next.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+from bot.clients.rpc import JsonRpcClient
+from bot.errors import NotConfigured, UserFacingError
+from bot.services.wallet.signatures import personal_message_hash, verify_contract_signature
+from bot.services.wallet.siwe import (
+    BASE_CHAIN_ID,
+    MESSAGE_TTL,
+    Expectations,
+    SiweError,
+    build_message,
+    check_fields,
+    checksum,
+    iso,
+    normalise_signature,
+    parse_message,
+    parse_time,
+    recover_signer,
+)
+from storage import link_challenges
+from storage.db import Database
+from storage.link_challenges import Challenge
+
+log = logging.getLogger(__name__)
+
+TOKEN_TTL = timedelta(minutes=10)
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+_NAME_UNSAFE = re.compile(r"[^a-z0-9._-]")
+
+
+class LinkRefused(UserFacingError):
+    """A link attempt that cannot succeed as it is; the message says why."""
+
+
+class SlowDown(UserFacingError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class SigningOrigin:
+    """Where messages say they come from: the bot's page, or a configured domain."""
+
+    domain: str
+    uri: str
+
+    @classmethod
+    def from_settings(cls, public_base_url: str | None, siwe_domain: str | None) -> SigningOrigin:
+        if public_base_url:
+            parts = urlsplit(public_base_url)
+            return cls(domain=parts.netloc, uri=f"{parts.scheme}://{parts.netloc}")
+        if siwe_domain:
+            return cls(domain=siwe_domain, uri=f"https://{siwe_domain}")
+        raise NotConfigured("Wallet linking", ["PUBLIC_BASE_URL or SIWE_DOMAIN"])
+
+
+@dataclass(frozen=True, slots=True)
+class LinkResult:
+    discord_user_id: int
+    address: str
+    proof: str
+    challenge: Challenge
+
+
+def statement_for(user_id: int, user_name: str) -> str:
+    # EIP-4361 statements allow only URI characters and spaces: keep the name's safe part.
+    name = _NAME_UNSAFE.sub("", user_name.lower())[:32]
+    who = f"@{name} (id {user_id})" if name else f"id {user_id}"
+    return f"Link this wallet to Discord user {who} for the LoRA trainer bot."
+
+
+class WalletLinker:
+    def __init__(
+        self,
+        db: Database,
+        origin: SigningOrigin,
+        *,
+        rpc: JsonRpcClient | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        max_open: int = 3,
+        max_per_minute: int = 5,
+    ) -> None:
+        self.db = db
+        self.origin = origin
+        self.rpc = rpc
+        self.clock = clock
+        self.max_open = max_open
+        self.max_per_minute = max_per_minute
+
+    # --- start ------------------------------------------------------------------
+    async def start(self, user_id: int, user_name: str) -> Challenge:
+        now = self.clock()
+        challenge = Challenge(
+            token=secrets.token_urlsafe(24),
+            discord_user_id=user_id,
+            discord_user_name=user_name[:100],
+            nonce=secrets.token_hex(12),
+            address=None,
+            message=None,
+            created_at=iso(now),
+            expires_at=iso(now + TOKEN_TTL),
+            consumed_at=None,
+            application_id=None,
+            interaction_token=None,
+            message_id=None,
+        )
+        refused = await link_challenges.create(
+            self.db,
+            challenge,
+            now=iso(now),
+            minute_ago=iso(now - timedelta(minutes=1)),
+            max_open=self.max_open,
+            max_per_minute=self.max_per_minute,
+        )
+        if refused is not None:
+            if refused.open_now >= self.max_open and refused.oldest_open_expires_at:
+                when = int(parse_time(refused.oldest_open_expires_at).timestamp())
+                raise SlowDown(
+                    f"Slow down: you already have {refused.open_now} link requests open. "
+                    f"Finish one, or try again <t:{when}:R> when the oldest expires."
+                )
+            raise SlowDown("Slow down: too many link requests in a minute. Try again shortly.")
+        return challenge
+
+    async def attach_interaction(
+        self, token: str, application_id: int, interaction_token: str, message_id: int
+    ) -> None:
+        await link_challenges.attach_interaction(
+            self.db, token, application_id, interaction_token, message_id
+        )
+
+    # --- the message ----------------------------------------------------------------
+    async def _open_challenge(self, token: str, user_id: int | None) -> Challenge:
+        if not _TOKEN.match(token or ""):
+            raise LinkRefused("This link is not valid. Run /wallet link in Discord for a new one.")
+        challenge = await link_challenges.get(self.db, token)
+        if challenge is None:
+            raise LinkRefused("This link is not valid. Run /wallet link in Discord for a new one.")
+        if user_id is not None and challenge.discord_user_id != user_id:
+            raise LinkRefused(
+                "This link request belongs to someone else. Run /wallet link yourself."
+            )
+        if challenge.consumed_at is not None:
+            raise LinkRefused(
+                "This link was already used. Run /wallet link again to link another wallet."
+            )
+        if self.clock() >= parse_time(challenge.expires_at):
+            raise LinkRefused(
+                "This link has expired (links last 10 minutes). Run /wallet link again."
+            )
+        return challenge
+
+    async def challenge_for(self, token: str, user_id: int) -> Challenge:
+        """The open challenge behind `token`, if it is this user's."""
+        return await self._open_challenge(token, user_id)
+
+    def _expectations(self, challenge: Challenge) -> Expectations:
+        return Expectations(
+            domain=self.origin.domain,
+            uri=self.origin.uri,
+            chain_id=BASE_CHAIN_ID,
+            nonce=challenge.nonce,
+            request_id=challenge.token,
+            statement=statement_for(challenge.discord_user_id, challenge.discord_user_name),
+            max_age=MESSAGE_TTL,
+        )
+
+    async def message_for(self, token: str, address: str, *, user_id: int | None = None) -> str:
+        """Build (and store) the exact text the wallet at `address` must sign."""
+        challenge = await self._open_challenge(token, user_id)
+        account = checksum(address)
+        now = self.clock()
+        expires = min(now + MESSAGE_TTL, parse_time(challenge.expires_at))
+        text = build_message(
+            domain=self.origin.domain,
+            uri=self.origin.uri,
+            address=account,
+            statement=statement_for(challenge.discord_user_id, challenge.discord_user_name),
+            nonce=challenge.nonce,
+            issued_at=now,
+            expires_at=expires,
+            request_id=challenge.token,
+        )
+        if not await link_challenges.set_message(self.db, token, account, text):
+            raise LinkRefused("This link was already used. Run /wallet link again.")
+        return text
+
+    # --- the proof ----------------------------------------------------------------
+    async def complete(
+        self, token: str, signature: str | bytes, *, user_id: int | None = None
+    ) -> LinkResult:
+        challenge = await self._open_challenge(token, user_id)
+        if not challenge.message or not challenge.address:
+            raise LinkRefused("Ask for the message to sign first (enter your address).")
+        text = challenge.message
+        parsed = parse_message(text)
+        check_fields(parsed, self._expectations(challenge), self.clock())
+        if parsed.address != challenge.address:
+            raise LinkRefused("The stored message names another address. Run /wallet link again.")
+        proof = await self._prove(text, parsed.address, normalise_signature(signature))
+        linked = await link_challenges.consume_and_link(
+            self.db,
+            token,
+            address=parsed.address,
+            message=text,
+            proof=proof,
+            now=iso(self.clock()),
+        )
+        if linked is None:
+            raise LinkRefused("This link was already used. Run /wallet link again.")
+        log.info(
+            "wallet linked",
+            extra={"discord_user_id": str(linked), "address": parsed.address, "proof": proof},
+        )
+        return LinkResult(linked, parsed.address, proof, challenge)
+
+    async def _prove(self, text: str, address: str, signature: bytes) -> str:
+        if recover_signer(text, signature) == address:
+            return "eoa"
+        if self.rpc is None:
+            raise LinkRefused(
+                f"That signature was not made by {address}. Sign the exact message with "
+                "that wallet. (Smart-contract wallets need the operator to set BASE_RPC_URL.)"
+            )
+        # Not an ordinary key's signature: maybe a smart-contract wallet (ERC-1271/6492).
+        # RpcUnavailable propagates: we fail closed with "try again".
+        result = await verify_contract_signature(
+            self.rpc, address, personal_message_hash(text), signature
+        )
+        if not result.valid:
+            raise LinkRefused(
+                f"That signature was not made by {address}. Sign the exact message with "
+                "that wallet, then paste the whole signature."
+            )
+        return result.proof
+
+    async def forget_interaction(self, token: str) -> None:
+        await link_challenges.forget_interaction(self.db, token)
+
+    async def purge_expired(self, *, older_than: timedelta) -> int:
+        return await link_challenges.purge(self.db, expired_before=iso(self.clock() - older_than))
+
+
+__all__ = ["LinkRefused", "LinkResult", "SigningOrigin", "SiweError", "SlowDown", "WalletLinker"]

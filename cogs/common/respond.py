@@ -1,0 +1,107 @@
+"""Answering a component or command within Discord's rules, the same way everywhere.
+
+Who gets what: the person a message belongs to (whoever ran the command, or opened the
+private copy) moves it in place; anyone else gets a private copy. Every answer is sent
+within Discord's 3 seconds: when the work is slow, the interaction is deferred first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import discord
+
+from cogs.common import errors as error_handler
+
+DEFER_AFTER = 2.0  # seconds; Discord wants an answer within 3
+
+
+class Target(Enum):
+    EDIT = "edit"  # move the clicked message itself
+    PRIVATE = "private"  # a new message only the clicker sees
+    PUBLIC = "public"  # a new message in the channel
+
+
+@dataclass
+class Rendered:
+    content: str | None
+    embeds: list[discord.Embed]
+    view: discord.ui.View | None = None
+    private: bool = False  # shown only to the user even where the page would be public
+
+
+def owner_id(interaction: discord.Interaction[Any]) -> int | None:
+    """Who the clicked message belongs to: the user whose interaction created it."""
+    message = interaction.message
+    metadata = message.interaction_metadata if message is not None else None
+    return metadata.user.id if metadata is not None else None
+
+
+def target_for(interaction: discord.Interaction[Any]) -> Target:
+    return Target.EDIT if owner_id(interaction) == interaction.user.id else Target.PRIVATE
+
+
+async def deliver(
+    interaction: discord.Interaction[Any],
+    rendering: Coroutine[Any, Any, Rendered],
+    target: Target,
+) -> None:
+    """Answer with what `rendering` builds; defer first if it takes long. What must stay
+    private (an error, "not found") never lands in a public "thinking…" message: that
+    one is deleted and the answer comes as a private followup."""
+    task = asyncio.ensure_future(rendering)
+    deferred_publicly = False
+    try:
+        done, _ = await asyncio.wait({task}, timeout=DEFER_AFTER)
+        if not done:
+            if target is Target.EDIT:
+                await interaction.response.defer()
+            else:
+                await interaction.response.defer(ephemeral=target is Target.PRIVATE, thinking=True)
+                deferred_publicly = target is Target.PUBLIC
+        rendered = await task
+    except Exception:
+        if deferred_publicly:
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.delete_original_response()
+        raise
+    finally:
+        task.cancel()
+    view: dict[str, Any] = {} if rendered.view is None else {"view": rendered.view}
+    if deferred_publicly and rendered.private:
+        await interaction.delete_original_response()
+        await interaction.followup.send(
+            content=rendered.content or "", embeds=rendered.embeds, ephemeral=True, **view
+        )
+    elif interaction.response.is_done():
+        await interaction.edit_original_response(
+            content=rendered.content, embeds=rendered.embeds, view=rendered.view
+        )
+    elif target is Target.EDIT:
+        await interaction.response.edit_message(
+            content=rendered.content, embeds=rendered.embeds, view=rendered.view
+        )
+    else:
+        await interaction.response.send_message(
+            content=rendered.content,
+            embeds=rendered.embeds,
+            ephemeral=target is Target.PRIVATE or rendered.private,
+            **view,
+        )
+
+
+async def guarded(
+    interaction: discord.Interaction[Any],
+    work: Callable[[], Awaitable[None]],
+    retry: discord.ui.Item[Any] | None,
+) -> None:
+    """Dynamic items' errors are only logged by discord.py: report them ourselves."""
+    try:
+        await work()
+    except Exception as exc:
+        await error_handler.report(interaction, exc, retry=retry)

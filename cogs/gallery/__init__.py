@@ -1,0 +1,14 @@
+"""The gallery feature: its cog, views and custom_ids (see the modules beside this one)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.app import LoraBot
+
+
+async def setup(bot: LoraBot) -> None:
+    from cogs.gallery.cog import GalleryCog
+
+    await bot.add_cog(GalleryCog(bot))

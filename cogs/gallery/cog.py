@@ -1,0 +1,153 @@
+"""`/loras` (the public gallery) and `/lora` (one LoRA and the images made with it).
+
+Thin: options become a `LoraFilter` or a lookup, the `Gallery` service reads the pages,
+`cogs.views` turns them into embeds and stateless buttons.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.errors import UserFacingError
+from bot.services.gallery import Gallery, PageRef, normalise_wallet
+from cogs.common import errors as error_handler
+from cogs.common.respond import Target, deliver
+from cogs.common.text import plain, safe, short_address
+from cogs.gallery import ids
+from cogs.gallery.render import GENERATED_PER_PAGE, LORAS_PER_PAGE, is_address
+from cogs.gallery.views import (
+    COG_NAME,
+    DYNAMIC_ITEMS,
+    DetailButton,
+    GalleryButton,
+    render_gallery,
+    render_lookup,
+)
+from storage.db import DatabaseError
+from storage.loras import LoraChoice, LoraFilter
+
+if TYPE_CHECKING:
+    from bot.app import LoraBot
+
+log = logging.getLogger(__name__)
+AUTOCOMPLETE_TIMEOUT = 2.0
+_HEX_ID = re.compile(r"[0-9a-fA-F]{32}")
+
+
+def choice_name(choice: LoraChoice) -> str:
+    parts = [plain(choice.trigger_word, 60) or "(no trigger word)"]
+    if choice.steps is not None:
+        parts.append(f"{choice.steps:,} steps")
+    if is_address(choice.wallet_address):
+        parts.append(short_address(choice.wallet_address))
+    return plain(" · ".join(parts), 100)
+
+
+class GalleryCog(commands.Cog, name=COG_NAME):
+    def __init__(self, bot: LoraBot) -> None:
+        self.bot = bot
+        self.gallery = Gallery(bot.db, page_size=LORAS_PER_PAGE, images_per_page=GENERATED_PER_PAGE)
+
+    async def cog_load(self) -> None:
+        # Buttons on every gallery message ever sent are handled from their custom_id.
+        self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(*DYNAMIC_ITEMS)
+
+    async def _filters(
+        self, creator: discord.User | discord.Member | None, wallet: str | None, search: str | None
+    ) -> LoraFilter:
+        if creator is not None and wallet is not None:
+            raise UserFacingError("Use either `creator` or `wallet`, not both.")
+        address: str | None = None
+        if wallet is not None:
+            address = normalise_wallet(wallet)
+            if address is None:
+                raise UserFacingError(
+                    "That isn't a wallet address: it should be `0x` followed by 40 hex "
+                    "characters, like `0x1234…abcd` in full."
+                )
+        if creator is not None:
+            address = await self.gallery.creator_wallet(creator.id)
+            if address is None:
+                name = safe(creator.display_name, 80, single_line=True)
+                raise UserFacingError(
+                    f"{name} hasn't linked a wallet, so no LoRAs can be shown for them. "
+                    "Try `wallet:` with their address instead."
+                )
+        # Searched as typed (bound, LIKE wildcards escaped), minus invisible characters.
+        text = " ".join("".join(c for c in search or "" if c.isprintable() or c.isspace()).split())
+        if len(text) > ids.SEARCH_MAX:
+            raise UserFacingError(f"Searches can be at most {ids.SEARCH_MAX} characters.")
+        return LoraFilter(wallet=address, search=text or None)
+
+    @app_commands.command(name="loras", description="Browse every LoRA trained here, newest first")
+    @app_commands.describe(
+        creator="Only LoRAs by this member (the wallet they linked)",
+        wallet="Only LoRAs by this wallet address (0x…)",
+        search="Only LoRAs whose trigger word contains this text",
+    )
+    async def loras(
+        self,
+        interaction: discord.Interaction[LoraBot],
+        creator: discord.User | None = None,
+        wallet: app_commands.Range[str, 1, 64] | None = None,
+        search: app_commands.Range[str, 1, ids.SEARCH_MAX] | None = None,
+    ) -> None:
+        filters = await self._filters(creator, wallet, search)
+        retry_id = ids.gallery_id(PageRef(), filters, action=ids.NEW_MESSAGE)
+        try:
+            await deliver(
+                interaction,
+                render_gallery(self.gallery, filters, PageRef(), fresh=True),
+                Target.PUBLIC,
+            )
+        except Exception as exc:
+            retry = GalleryButton(_retry_button(retry_id)) if retry_id else None
+            await error_handler.report(interaction, exc, retry=retry)
+
+    @app_commands.command(name="lora", description="One LoRA's details and the images made with it")
+    @app_commands.describe(lora="Trigger word or LoRA id (pick one from the list)")
+    async def lora(
+        self, interaction: discord.Interaction[LoraBot], lora: app_commands.Range[str, 1, 100]
+    ) -> None:
+        text = lora.strip()
+        retry_id = (
+            ids.detail_id(text.lower(), PageRef(), action=ids.NEW_MESSAGE)
+            if _HEX_ID.fullmatch(text)
+            else None
+        )
+        try:
+            await deliver(interaction, render_lookup(self.gallery, text), Target.PUBLIC)
+        except Exception as exc:
+            retry = DetailButton(_retry_button(retry_id)) if retry_id else None
+            await error_handler.report(interaction, exc, retry=retry)
+
+    @lora.autocomplete("lora")
+    async def lora_autocomplete(
+        self, interaction: discord.Interaction[LoraBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        try:
+            found = await asyncio.wait_for(
+                self.gallery.suggest(current[:100]), AUTOCOMPLETE_TIMEOUT
+            )
+        except (DatabaseError, TimeoutError):
+            log.warning("autocomplete failed", exc_info=True)
+            return []
+        return [
+            app_commands.Choice(name=choice_name(c), value=c.id)
+            for c in found
+            if 1 <= len(c.id) <= 100
+        ]
+
+
+def _retry_button(custom_id: str) -> discord.ui.Button[discord.ui.View]:
+    return discord.ui.Button(custom_id=custom_id, label="Retry", style=discord.ButtonStyle.primary)

@@ -1,1 +1,0 @@
-"""Discord views (buttons, selects) and the messages they belong to."""
