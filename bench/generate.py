@@ -58,7 +58,7 @@ from aiohttp import web
 from bot.services.quota import QuotaLedger
 from bot.services.wallet.siwe import iso
 from cogs import EXTENSIONS
-from cogs.generate import views as generate_views
+from cogs.generate import flow as generate_flow
 from storage.db import Connection, Database, DatabaseConfig
 from storage.generation_batches import _COUNTS
 from storage.migrate import migrate
@@ -182,8 +182,8 @@ class Probe:
 
         emu.rest.handle = timed  # type: ignore[method-assign]
 
-    def instrument_cog(self, cog: Any) -> None:
-        run = cog.run_generation
+    def instrument_flow(self, flow: Any) -> None:
+        run = flow.run_generation
 
         async def timed(*args: Any, **kwargs: Any) -> None:
             self.handler_started = time.perf_counter()
@@ -192,7 +192,7 @@ class Probe:
             finally:
                 self.finished.set()
 
-        cog.run_generation = timed
+        flow.run_generation = timed
 
 
 async def bot_overhead(runs: int, warmup: int) -> dict[str, list[float]]:
@@ -212,12 +212,12 @@ async def bot_overhead(runs: int, warmup: int) -> dict[str, list[float]]:
             media_hosts="127.0.0.1",
             admin_wallets=WALLET_A,  # exempt: hundreds of runs are never refused
         ) as bot:
-            generator = bot.generator
+            generator = bot.services.generator
             assert generator is not None and generator.fal is not None
             generator.fal.poll_interval = 0.001
             generator.fal.generate = probe.wrap("fal.generate", generator.fal.generate)  # type: ignore[method-assign]
             generator.media.fetch_all = probe.wrap("media.fetch_all", generator.media.fetch_all)  # type: ignore[method-assign]
-            probe.instrument_cog(bot.get_cog(generate_views.COG_NAME))
+            probe.instrument_flow(generate_flow)
             await link_wallet(bot.db, ALICE, WALLET_A)
             lora = lora_row(trigger_word="benchstyle")
             await insert_loras(bot.db, [lora])

@@ -6,7 +6,6 @@ import gc
 import logging
 import math
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -15,29 +14,17 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from bot.clients.arena import ArenaClient
-from bot.clients.fal import FalGateway, FalStorage, configure_storage_endpoints
-from bot.clients.fal import configure_endpoints as configure_fal
-from bot.clients.fal_training import FalTrainer
-from bot.clients.media import MediaFetcher
-from bot.clients.rpc import JsonRpcClient
+from bot.background import Periodic
 from bot.command_sync import sync_if_changed
-from bot.errors import NotConfigured
-from bot.services.credits import CreditLedger
-from bot.services.generation import ImageGenerator
-from bot.services.payments.prices import PriceFeed, Quoter
-from bot.services.payments.verifier import PaymentVerifier
-from bot.services.quota import QuotaLedger
-from bot.services.training.desk import TrainingDesk
-from bot.services.training.images import arena_image_fetcher
-from bot.services.wallet.links import LinkResult, SigningOrigin, WalletLinker
+from bot.services.wallet.links import LinkResult
 from bot.settings import Settings
 from bot.web.health import HealthCheck
 from bot.web.link_page import link_routes
 from bot.web.pay_page import pay_routes
 from bot.web.server import WebServer
+from bot.wiring import Services, build_services
 from cogs import EXTENSIONS
-from cogs.common import errors as error_handler
+from cogs.common.errors import report
 from storage.db import Database
 from storage.migrate import migrate
 
@@ -59,7 +46,7 @@ class LoraCommandTree(app_commands.CommandTree["LoraBot"]):
     async def on_error(
         self, interaction: discord.Interaction[LoraBot], error: app_commands.AppCommandError
     ) -> None:
-        await error_handler.report(interaction, error)
+        await report(interaction, error)
 
 
 class LoraBot(commands.AutoShardedBot):
@@ -98,18 +85,9 @@ class LoraBot(commands.AutoShardedBot):
         )
         self.synced_commands = False
         self._gc_frozen = False
-        self.quota = QuotaLedger(
-            self.db,
-            admin_wallets=settings.admin_wallets,
-            reservation_timeout=timedelta(seconds=settings.generation_reservation_seconds),
-        )
-        self.credits = CreditLedger(self.db, admin_wallets=settings.admin_wallets)
-        self.generator: ImageGenerator | None = None
-        self.trainer: FalTrainer | None = None
-        self.training_desk: TrainingDesk | None = None
-        self.price_feed: PriceFeed | None = None
-        self.wallet_linker: WalletLinker | None = None
-        self.wallet_linking_unavailable: NotConfigured | None = None
+        # Built in setup_hook by the composition root (bot/wiring.py).
+        self.services: Services
+        self.jobs: list[Periodic] = []
 
     # --- start-up -------------------------------------------------------------
     async def setup_hook(self) -> None:
@@ -119,15 +97,10 @@ class LoraBot(commands.AutoShardedBot):
             timeout=aiohttp.ClientTimeout(total=30, connect=10),
             headers={"User-Agent": "lora-trainer-bot"},
         )
-        self._build_services(self.http_session)
-        self.web.add_routes(link_routes(self.wallet_linker, self._announce_link))
-        self.web.add_routes(pay_routes(lambda: self.training_desk))
-        await self._check_price_feed()
-        # Credits held by a process that died before it recorded its training, and quota
-        # slots reserved by one that died mid-generation (they already stopped counting
-        # after their timeout; this closes them in the ledger).
-        await self.credits.release_stale_reservations()
-        await self.quota.release_stale()
+        self.services = services = await build_services(self.settings, self.db, self.http_session)
+        self.web.add_routes(link_routes(services.wallet_links, self._announce_link))
+        self.web.add_routes(pay_routes(services.training))
+        await services.release_stale()
         await self.web.start()
         for name in self.extension_names:
             try:
@@ -136,6 +109,7 @@ class LoraBot(commands.AutoShardedBot):
                 # One broken feature must not take the whole bot down.
                 self.failed_extensions[name] = f"{type(exc).__name__}: {exc}"
                 log.exception("cog failed to load, skipped", extra={"extension": name})
+        self._start_jobs(services)
         assert self.application_id is not None
         self.synced_commands = await sync_if_changed(
             self.tree,
@@ -145,75 +119,29 @@ class LoraBot(commands.AutoShardedBot):
             force=self.force_sync,
         )
 
-    def _build_services(self, session: aiohttp.ClientSession) -> None:
-        """Discord-free services the cogs and the web pages share."""
-        settings = self.settings
-        rpc = (
-            JsonRpcClient(settings.base_rpc_url.get_secret_value(), session)
-            if settings.base_rpc_url is not None
-            else None
-        )
-        try:
-            origin = SigningOrigin.from_settings(
-                str(settings.public_base_url) if settings.public_base_url else None,
-                settings.siwe_domain,
+    def _start_jobs(self, services: Services) -> None:
+        """The bot, not a cog, runs the work that must go on whatever cogs loaded."""
+        if services.watcher is not None:
+            watcher = services.watcher
+            self.jobs.append(
+                Periodic(
+                    "training watcher",
+                    self.settings.training_poll_seconds,
+                    watcher.poll_once,
+                    wait_first=self.wait_until_ready,
+                )
             )
-        except NotConfigured as missing:
-            self.wallet_linking_unavailable = missing
-        else:
-            self.wallet_linker = WalletLinker(self.db, origin, rpc=rpc)
-        fal = storage = None
-        if settings.fal_key is not None:
-            key = settings.fal_key.get_secret_value()
-            configure_fal(str(settings.fal_queue_url) if settings.fal_queue_url else None)
-            configure_storage_endpoints(
-                str(settings.fal_rest_url) if settings.fal_rest_url else None,
-                str(settings.fal_cdn_url) if settings.fal_cdn_url else None,
-            )
-            fal, storage, self.trainer = FalGateway(key), FalStorage(key), FalTrainer(key)
-        media = MediaFetcher(session, allowed_hosts=settings.media_hosts)
-        self.generator = ImageGenerator(self.db, self.quota, fal, media)
-        quoter = verifier = None
-        if rpc is not None and settings.treasury_address and settings.chainlink_eth_usd_feed:
-            self.price_feed = PriceFeed(rpc, settings.chainlink_eth_usd_feed)
-            quoter = Quoter(self.db, self.price_feed, settings.training_price_usd)
-            verifier = PaymentVerifier(
-                self.db,
-                rpc,
-                settings.treasury_address,
-                min_confirmations=settings.payment_confirmations,
-            )
-        arena = ArenaClient(
-            session,
-            base_url=str(settings.arena_api_url).rstrip("/"),
-            access_token=(
-                settings.arena_access_token.get_secret_value()
-                if settings.arena_access_token
-                else None
-            ),
-        )
-        self.training_desk = TrainingDesk(
-            self.db,
-            arena,
-            self.credits,
-            arena_image_fetcher(session, allowed_hosts=settings.arena_image_hosts),
-            trainer=self.trainer,
-            storage=storage,
-            quoter=quoter,
-            verifier=verifier,
-            min_images=settings.arena_min_images,
-            max_images=settings.arena_max_images,
-        )
+        self.jobs.append(Periodic("link request purge", 3600, services.purge_link_requests))
+        for job in self.jobs:
+            job.start()
 
-    async def _check_price_feed(self) -> None:
-        """A wrong CHAINLINK_ETH_USD_FEED must not quote nonsense prices: check it once."""
-        if self.price_feed is None or self.training_desk is None:
-            return
-        try:
-            await self.price_feed.check()
-        except Exception as exc:
-            log.error("price feed check failed; paid training is off", extra={"reason": str(exc)})
-            self.training_desk.quoter = self.training_desk.verifier = None
+    async def _stop_jobs(self) -> None:
+        for job in self.jobs:
+            await job.stop()
+        self.jobs.clear()
+        services = getattr(self, "services", None)
+        if services is not None and services.watcher is not None:
+            await services.watcher.stop()  # hand its trainings to the next process
 
     async def _announce_link(self, result: LinkResult) -> None:
         # The wallet cog turns this into an edit of the user's private message.
@@ -256,7 +184,9 @@ class LoraBot(commands.AutoShardedBot):
 
     # --- shutdown ---------------------------------------------------------------
     async def close(self) -> None:
-        # Cogs are unloaded and the gateway closed first, then what setup_hook opened.
+        # Background jobs stop first (they use the database), then cogs are unloaded and
+        # the gateway closed, then what setup_hook opened.
+        await self._stop_jobs()
         await super().close()
         await self.web.stop()
         if self.http_session is not None:

@@ -1,13 +1,18 @@
 """Domain errors: problems a user can understand and act on.
 
-Services raise these without knowing about Discord; the one error handler
-(`cogs.common.errors`) turns them into private messages with a reference id.
+Services raise these without knowing who will read them. An error carries its data
+(times as `Moment`s, amounts as attributes) and its text in parts, so each face renders
+it in its own way: Discord shows a moment as a live timestamp (`<t:…:R>`), the web
+pages and the logs as a plain UTC date. `message` is the plain rendering.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
 
 # No 0/O or 1/I: a ref is read aloud and typed into support messages.
 _REF_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -18,12 +23,46 @@ def new_ref() -> str:
     return "".join(secrets.choice(_REF_ALPHABET) for _ in range(6))
 
 
+@dataclass(frozen=True, slots=True)
+class Moment:
+    """A point in time inside a message. `relative`: read as "in 5 minutes" where the
+    face can (Discord); otherwise as a date and time."""
+
+    at: datetime
+    style: Literal["relative", "absolute"] = "absolute"
+
+
+Part = str | Moment
+MomentFormatter = Callable[[Moment], str]
+
+
+def plain_moment(moment: Moment) -> str:
+    """A moment for faces without live timestamps (web pages, logs): UTC, to the minute."""
+    return moment.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def render(parts: Sequence[Part], moment: MomentFormatter = plain_moment) -> str:
+    return "".join(part if isinstance(part, str) else moment(part) for part in parts)
+
+
 class UserFacingError(Exception):
     """Shown to the user as is (privately). Say what happened and what to do next."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, *parts: Part) -> None:
+        self.parts: tuple[Part, ...] = parts
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        return render(self.parts)
+
+    @message.setter
+    def message(self, text: str) -> None:
+        self.parts = (text,)
+        self.args = (text,)
+
+    def render(self, moment: MomentFormatter) -> str:
+        return render(self.parts, moment)
 
 
 class NotConfigured(UserFacingError):

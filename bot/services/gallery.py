@@ -20,6 +20,9 @@ from storage.keyset import Mode, Window
 from storage.loras import Lora, LoraChoice, LoraFilter
 
 WALLET_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+# A Discord message holds 10 embeds: two LoRAs with a 4-image grid each.
+LORAS_PER_PAGE = 2
+IMAGES_PER_PAGE = 4  # a 4-image grid on the detail page
 MAX_PAGE = 999_999  # six digits in a custom_id; 2 million LoRAs at two per page
 
 
@@ -139,8 +142,8 @@ class Gallery:
         self,
         db: Database,
         *,
-        page_size: int,
-        images_per_page: int,
+        page_size: int = LORAS_PER_PAGE,
+        images_per_page: int = IMAGES_PER_PAGE,
         count_ttl: float = 15.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bot.errors import UserFacingError
+from bot.errors import Moment, Part, UserFacingError
 from bot.services.wallet.siwe import iso, parse_time
 from storage import generation_batches
 from storage.db import Database
@@ -42,14 +42,14 @@ class QuotaStatus:
 
 class QuotaExceeded(UserFacingError):
     def __init__(self, status: QuotaStatus) -> None:
-        when = (
-            f" The next one frees up <t:{int(status.next_free_at.timestamp())}:R>."
+        when: tuple[Part, ...] = (
+            (" The next one frees up ", Moment(status.next_free_at, "relative"), ".")
             if status.next_free_at
-            else ""
+            else ()
         )
         super().__init__(
-            f"You have used all {status.limit} generations of the last 24 hours for this "
-            f"wallet.{when}"
+            f"You have used all {status.limit} generations of the last 24 hours for this wallet.",
+            *when,
         )
         self.status = status
 

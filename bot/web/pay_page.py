@@ -7,21 +7,20 @@ wallet to the treasury for the quoted amount, and reports the hash to
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable
 
 from aiohttp import web
 
 from bot.services.payments.verifier import PaymentPending
 from bot.services.training.desk import TrainingDesk
-from bot.web.link_page import SECURITY_HEADERS, _json, _refusal, _static
+from bot.web.responses import json_body, json_response, page, refusal, static_file
 
 _ORDER = re.compile(r"[0-9a-f]{32}")
+PAGE_NAME = "payment page"
 
 
-def pay_routes(desk: Callable[[], TrainingDesk | None]) -> list[web.RouteDef]:
-    page = _static("pay.html")
+def pay_routes(desk: TrainingDesk) -> list[web.RouteDef]:
+    html = static_file("pay.html")
 
     def order_id(request: web.Request) -> str:
         value = request.match_info["order"]
@@ -31,17 +30,16 @@ def pay_routes(desk: Callable[[], TrainingDesk | None]) -> list[web.RouteDef]:
 
     async def show_page(request: web.Request) -> web.Response:
         order_id(request)
-        return web.Response(body=page, content_type="text/html", headers=SECURITY_HEADERS)
+        return page(html)
 
     async def details(request: web.Request) -> web.Response:
-        service = desk()
-        if service is None:
-            return _json({"error": "Training is not configured on this bot."}, 503)
         try:
-            info = await service.payment_details(order_id(request))
+            info = await desk.payment_details(order_id(request))
+        except web.HTTPException:
+            raise
         except Exception as exc:
-            return _refusal(exc)
-        return _json(
+            return refusal(exc, page_name=PAGE_NAME)
+        return json_response(
             {
                 "trigger_word": info.trigger_word,
                 "from": info.wallet,
@@ -55,23 +53,21 @@ def pay_routes(desk: Callable[[], TrainingDesk | None]) -> list[web.RouteDef]:
         )
 
     async def report(request: web.Request) -> web.Response:
-        service = desk()
-        if service is None:
-            return _json({"error": "Training is not configured on this bot."}, 503)
-        try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return _json({"error": "The request was not valid JSON."}, 400)
-        tx_hash = body.get("tx_hash") if isinstance(body, dict) else None
+        body = await json_body(request)
+        if body is None:
+            return json_response({"error": "The request was not valid JSON."}, 400)
+        tx_hash = body.get("tx_hash")
         if not isinstance(tx_hash, str) or len(tx_hash) > 200:
-            return _json({"error": "The request carried no transaction hash."}, 400)
+            return json_response({"error": "The request carried no transaction hash."}, 400)
         try:
-            result = await service.pay_from_page(order_id(request), tx_hash)
+            result = await desk.pay_from_page(order_id(request), tx_hash)
+        except web.HTTPException:
+            raise
         except Exception as exc:
-            return _refusal(exc)
+            return refusal(exc, page_name=PAGE_NAME)
         if isinstance(result, PaymentPending):
-            return _json({"status": "pending", "message": result.message})
-        return _json(
+            return json_response({"status": "pending", "message": result.message})
+        return json_response(
             {
                 "status": "verified",
                 "message": result.message

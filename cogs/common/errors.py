@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
 import discord
 from discord import app_commands
 
 from bot.errors import ServiceUnavailable, UserFacingError, new_ref
-from storage.db import DatabaseError
+from bot.services.records import DatabaseError
+from cogs.common.text import discord_moment
 
 log = logging.getLogger("bot.errors")
+C = TypeVar("C", bound=discord.Client)
 
 GENERIC = "Something went wrong (ref {ref}). It has been logged; please try again."
 
@@ -29,7 +31,7 @@ def _unwrap(error: BaseException) -> BaseException:
     return error
 
 
-def _custom_id(interaction: discord.Interaction[Any]) -> str | None:
+def _custom_id(interaction: discord.Interaction[C]) -> str | None:
     data: dict[str, Any] = dict(interaction.data or {})
     value = data.get("custom_id")
     return str(value) if value is not None else None
@@ -45,7 +47,7 @@ def describe(error: BaseException, ref: str, *, retry: bool = False) -> tuple[st
     `retry`: the message comes with a Retry button."""
     error = _unwrap(error)
     if isinstance(error, UserFacingError):
-        return f"{error.message} (ref {ref})", False
+        return f"{error.render(discord_moment)} (ref {ref})", False
     if isinstance(error, DatabaseError):
         if error.is_full:
             return (
@@ -86,21 +88,24 @@ def describe(error: BaseException, ref: str, *, retry: bool = False) -> tuple[st
 
 
 async def report(
-    interaction: discord.Interaction[Any],
+    interaction: discord.Interaction[C],
     error: BaseException,
     *,
     retry: discord.ui.Item[Any] | None = None,
+    prefix: str = "",
 ) -> str:
     """Log `error` and tell the user privately. Returns the ref used.
 
     `retry`: a button that repeats what failed (a `DynamicItem`, so it works whenever
-    it is pressed), shown when the error is one that trying again can fix."""
+    it is pressed), shown when the error is one that trying again can fix. `prefix`
+    says what failed ("Couldn't generate: ")."""
     ref = new_ref()
     view: discord.ui.View | None = None
     if retry is not None and can_retry(error):
         view = discord.ui.View(timeout=None)
         view.add_item(retry)
     message, unexpected = describe(error, ref, retry=view is not None)
+    message = prefix + message
     context = {
         "ref": ref,
         "interaction_id": str(interaction.id),
@@ -131,19 +136,8 @@ async def report(
     return ref
 
 
-class ReportingView(discord.ui.View):
-    """A view whose item errors go through the one error handler."""
-
-    async def on_error(
-        self, interaction: discord.Interaction[Any], error: Exception, item: discord.ui.Item[Any]
-    ) -> None:
-        await report(interaction, error)
-
-
-class ReportingModal(discord.ui.Modal):
-    """A modal whose errors go through the one error handler."""
-
-    async def on_error(  # type: ignore[override]  # Modal.on_error takes no item
-        self, interaction: discord.Interaction[Any], error: Exception
-    ) -> None:
-        await report(interaction, error)
+def report_background(what: str, error: BaseException, **context: Any) -> str:
+    """A failure with nobody to answer (a progress edit, a mention): logged with a ref."""
+    ref = new_ref()
+    log.warning("%s failed", what, extra={"ref": ref, **context}, exc_info=error)
+    return ref

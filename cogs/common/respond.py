@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 import discord
-
-from cogs.common import errors as error_handler
 
 DEFER_AFTER = 2.0  # seconds; Discord wants an answer within 3
 
@@ -93,15 +91,3 @@ async def deliver(
             ephemeral=target is Target.PRIVATE or rendered.private,
             **view,
         )
-
-
-async def guarded(
-    interaction: discord.Interaction[Any],
-    work: Callable[[], Awaitable[None]],
-    retry: discord.ui.Item[Any] | None,
-) -> None:
-    """Dynamic items' errors are only logged by discord.py: report them ourselves."""
-    try:
-        await work()
-    except Exception as exc:
-        await error_handler.report(interaction, exc, retry=retry)

@@ -8,24 +8,18 @@ one), strip invisible control characters, and cut to Discord's limits by charact
 from __future__ import annotations
 
 import re
-import unicodedata
 
 import discord
+
+from bot.errors import Moment
+from bot.services.text import drop_invisible
+from bot.services.text import short_address as short_address
 
 ELLIPSIS = "…"
 # Zero-width space after "@" keeps the text readable but makes it no mention at all.
 _ZWSP = "\u200b"
 _MASS_MENTION = re.compile(r"@(everyone|here)")
 _USER_ROLE_CHANNEL_MENTION = re.compile(r"<(@[!&]?|#)(\d+)>")
-
-
-def _drop_control(text: str) -> str:
-    # Keep newlines and tabs; drop other control and format characters (zero-width,
-    # bidi overrides) that can hide or reorder what a reader sees, and lone surrogates
-    # (not text: no UTF-8 for them).
-    return "".join(
-        ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs")
-    )
 
 
 def neutralise_mentions(text: str) -> str:
@@ -45,7 +39,7 @@ def truncate(text: str, limit: int) -> str:
 def safe(text: str, limit: int, *, single_line: bool = False) -> str:
     """User text ready to place in a message or embed: no markdown, no mentions, no
     invisible characters, at most `limit` characters."""
-    text = _drop_control(text)
+    text = drop_invisible(text)
     if single_line:
         text = " ".join(text.split())
     text = neutralise_mentions(discord.utils.escape_markdown(text))
@@ -58,9 +52,13 @@ def code_block(text: str, limit: int = 1990) -> str:
     return "```\n" + truncate(body, limit - 8) + "\n```"
 
 
-def short_address(address: str) -> str:
-    """0x1234…abcd"""
-    return f"{address[:6]}…{address[-4:]}" if len(address) > 10 else address
+def discord_moment(moment: Moment) -> str:
+    """A time as Discord's timestamp markup, shown in each reader's own time zone."""
+    return f"<t:{int(moment.at.timestamp())}:{'R' if moment.style == 'relative' else 'f'}>"
+
+
+def timestamp(seconds: int, style: str = "f") -> str:
+    return f"<t:{seconds}:{style}>"
 
 
 def basescan_address_url(address: str) -> str:
@@ -71,4 +69,4 @@ def plain(text: str, limit: int) -> str:
     """User text for places Discord shows without markdown (button and menu labels,
     footers, autocomplete choices): one line, no invisible characters, nothing that looks
     like a mention, at most `limit`."""
-    return truncate(neutralise_mentions(" ".join(_drop_control(text).split())), limit)
+    return truncate(neutralise_mentions(" ".join(drop_invisible(text).split())), limit)

@@ -16,22 +16,21 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import UserFacingError
-from bot.services.gallery import Gallery, PageRef, normalise_wallet
+from bot.services.gallery import PageRef, normalise_wallet
+from bot.services.records import DatabaseError, LoraChoice, LoraFilter
+from bot.services.text import one_line
 from cogs.common import errors as error_handler
 from cogs.common.respond import Target, deliver
 from cogs.common.text import plain, safe, short_address
 from cogs.gallery import ids
-from cogs.gallery.render import GENERATED_PER_PAGE, LORAS_PER_PAGE, is_address
+from cogs.gallery.render import is_address
 from cogs.gallery.views import (
-    COG_NAME,
     DYNAMIC_ITEMS,
     DetailButton,
     GalleryButton,
     render_gallery,
     render_lookup,
 )
-from storage.db import DatabaseError
-from storage.loras import LoraChoice, LoraFilter
 
 if TYPE_CHECKING:
     from bot.app import LoraBot
@@ -50,10 +49,10 @@ def choice_name(choice: LoraChoice) -> str:
     return plain(" · ".join(parts), 100)
 
 
-class GalleryCog(commands.Cog, name=COG_NAME):
+class GalleryCog(commands.Cog, name="Gallery"):
     def __init__(self, bot: LoraBot) -> None:
         self.bot = bot
-        self.gallery = Gallery(bot.db, page_size=LORAS_PER_PAGE, images_per_page=GENERATED_PER_PAGE)
+        self.gallery = bot.services.gallery
 
     async def cog_load(self) -> None:
         # Buttons on every gallery message ever sent are handled from their custom_id.
@@ -84,7 +83,7 @@ class GalleryCog(commands.Cog, name=COG_NAME):
                     "Try `wallet:` with their address instead."
                 )
         # Searched as typed (bound, LIKE wildcards escaped), minus invisible characters.
-        text = " ".join("".join(c for c in search or "" if c.isprintable() or c.isspace()).split())
+        text = "".join(c for c in one_line(search or "") if c.isprintable())
         if len(text) > ids.SEARCH_MAX:
             raise UserFacingError(f"Searches can be at most {ids.SEARCH_MAX} characters.")
         return LoraFilter(wallet=address, search=text or None)

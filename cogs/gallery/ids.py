@@ -3,7 +3,6 @@
     lg:<action>:<page>:<anchor>:<wallet>:<search>   a /loras page
     ld:<action>:<page>:<lora>:<anchor>              a /lora detail page (its images)
     lgs:open                                        the "open one LoRA" menu (values: ids)
-    gen:open:<lora id>                              the Generate button
 
 `action` is `f` first, `p` previous (newer), `n` next (older), `l` last, `c` the first
 page as a new public message (the Retry of a failed command), `i` the page number
@@ -22,16 +21,14 @@ import re
 from dataclasses import dataclass
 
 from bot.services.gallery import MAX_PAGE, PageRef, normalise_wallet
-from storage.keyset import Mode
-from storage.loras import LoraFilter
+from bot.services.records import LoraFilter, Mode
+from cogs.common.custom_ids import CUSTOM_ID_MAX, claim
 
-CUSTOM_ID_MAX = 100
 SEARCH_MAX = 32  # characters of a /loras search (the option's max_length)
 KEY_MAX = 25  # characters of an encoded id
-GALLERY_PREFIX = "lg:"
-DETAIL_PREFIX = "ld:"
-SELECT_ID = "lgs:open"
-GENERATE_PREFIX = "gen:open:"
+GALLERY_PREFIX = claim("lg:", "gallery")
+DETAIL_PREFIX = claim("ld:", "gallery")
+SELECT_ID = claim("lgs:", "gallery") + "open"
 
 _HEX_ID = re.compile(r"[0-9a-f]{32}")
 _B64 = re.compile(r"[A-Za-z0-9_-]*")
@@ -192,15 +189,3 @@ def parse_detail_id(custom_id: str) -> DetailState:
     lora_id = decode_id(lora_key)
     anchor = decode_id(key) if key else None
     return DetailState(action, _action_and_ref(action, _page(page), anchor), lora_id)
-
-
-def generate_id(lora_id: str) -> str | None:
-    """`gen:open:<id>` for ids in the web app's format (what /generate will handle)."""
-    return GENERATE_PREFIX + lora_id if _HEX_ID.fullmatch(lora_id) else None
-
-
-def parse_generate_id(custom_id: str) -> str:
-    lora_id = custom_id.removeprefix(GENERATE_PREFIX)
-    if not custom_id.startswith(GENERATE_PREFIX) or not _HEX_ID.fullmatch(lora_id):
-        raise InvalidCustomId("not a generate button")
-    return lora_id

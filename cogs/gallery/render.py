@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 import discord
 
 from bot.clients.arena_images import small_variant
-from bot.services.gallery import GalleryPage, LoraDetail, Paging
+from bot.services.gallery import IMAGES_PER_PAGE, LORAS_PER_PAGE, GalleryPage, LoraDetail, Paging
+from bot.services.records import COMPLETED, GeneratedImage, Lora, LoraFilter
 from cogs.common.text import (
     basescan_address_url,
     code_block,
@@ -23,16 +24,15 @@ from cogs.common.text import (
     safe,
     short_address,
 )
-from storage.generated_images import GeneratedImage
-from storage.loras import COMPLETED, Lora, LoraFilter
 
 MAX_EMBEDS = 10
 EMBED_CHARS_MAX = 6000
 DESCRIPTION_MAX = 4096
 FIELD_VALUE_MAX = 1024
 THUMBS_PER_LORA = 4  # up to 4 embeds sharing one url show as one image grid
-LORAS_PER_PAGE = MAX_EMBEDS // THUMBS_PER_LORA  # 2 LoRAs, 8 embeds
-GENERATED_PER_PAGE = 4  # a 4-image grid on the detail page
+# The service's page sizes fit these embeds: 2 LoRAs x 4 thumbnails = 8 of 10 embeds.
+GENERATED_PER_PAGE = IMAGES_PER_PAGE
+assert LORAS_PER_PAGE * THUMBS_PER_LORA <= MAX_EMBEDS
 EMBED_URL_MAX = 2048
 BUTTON_URL_MAX = 512
 WEIGHTS_SHOWN_MAX = 700

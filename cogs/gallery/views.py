@@ -1,5 +1,6 @@
 """The gallery's buttons and menu: `DynamicItem`s whose whole state is their custom_id,
-so they work after a restart and after hours (registered once, in the cog's `cog_load`).
+so they work after a restart and after hours (registered once, in the cog's `cog_load`;
+their formats are in `cogs.gallery.ids`).
 
 The person a message belongs to moves it in place; anyone else gets a private copy of
 the page they asked for (see `cogs.common.respond`). Errors go through the one error
@@ -10,21 +11,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
-from discord.ext import commands
 
 from bot.errors import UserFacingError
 from bot.services.gallery import Gallery, GalleryPage, LoraDetail, PageRef, Paging
-from cogs.common.respond import Rendered, Target, deliver, guarded, target_for
+from bot.services.records import Lora, LoraFilter, Mode
+from cogs.common.interactions import BotItem
+from cogs.common.respond import Rendered, Target, deliver, target_for
 from cogs.common.text import plain, short_address
 from cogs.gallery import ids
 from cogs.gallery import render as E
-from storage.keyset import Mode
-from storage.loras import Lora, LoraFilter
+from cogs.generate.ids import generate_id
 
-COG_NAME = "Gallery"
+if TYPE_CHECKING:
+    from bot.app import LoraBot
+
 Button = discord.ui.Button[discord.ui.View]
 Select = discord.ui.Select[discord.ui.View]
 
@@ -35,14 +38,6 @@ class StaleButton(UserFacingError):
             "That button isn't one I can use (it may come from an old or altered message). "
             "Run `/loras` to open the gallery again."
         )
-
-
-def gallery_of(client: discord.Client) -> Gallery:
-    cog = client.get_cog(COG_NAME) if isinstance(client, commands.bot.BotBase) else None
-    service = getattr(cog, "gallery", None)
-    if not isinstance(service, Gallery):
-        raise RuntimeError("the gallery cog is not loaded")
-    return service
 
 
 def _button(
@@ -60,7 +55,9 @@ def _button(
 
 # --- the dynamic items ---------------------------------------------------------------------
 class GalleryButton(
-    discord.ui.DynamicItem[Button], template=re.compile(r"lg:(?P<state>.*)", re.DOTALL)
+    BotItem,
+    discord.ui.DynamicItem[Button],
+    template=re.compile(re.escape(ids.GALLERY_PREFIX) + r"(?P<state>.*)", re.DOTALL),
 ):
     def __init__(self, button: Button) -> None:
         super().__init__(button)
@@ -68,18 +65,17 @@ class GalleryButton(
     @classmethod
     async def from_custom_id(
         cls,
-        interaction: discord.Interaction[Any],
+        interaction: discord.Interaction[discord.Client],
         item: discord.ui.Item[Any],
         match: re.Match[str],
         /,
     ) -> GalleryButton:
         return cls(_button(match.string, "Retry"))
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        retry = GalleryButton(_button(self.custom_id, "Retry", style=discord.ButtonStyle.primary))
-        await guarded(interaction, lambda: self._run(interaction), retry)
+    def retry_button(self) -> GalleryButton:
+        return GalleryButton(_button(self.custom_id, "Retry", style=discord.ButtonStyle.primary))
 
-    async def _run(self, interaction: discord.Interaction[Any]) -> None:
+    async def run(self, interaction: discord.Interaction[LoraBot]) -> None:
         try:
             state = ids.parse_gallery_id(self.custom_id)
         except ids.InvalidCustomId:
@@ -89,7 +85,7 @@ class GalleryButton(
                 "That's the page number. Use the arrows beside it to move.", ephemeral=True
             )
             return
-        gallery = gallery_of(interaction.client)
+        gallery = interaction.client.services.gallery
         public = state.action == ids.NEW_MESSAGE
         target = Target.PUBLIC if public else target_for(interaction)
         await deliver(
@@ -97,7 +93,9 @@ class GalleryButton(
         )
 
 
-class GallerySelect(discord.ui.DynamicItem[Select], template=re.compile(re.escape(ids.SELECT_ID))):
+class GallerySelect(
+    BotItem, discord.ui.DynamicItem[Select], template=re.compile(re.escape(ids.SELECT_ID))
+):
     """Opens the chosen LoRA's detail page, privately, leaving the gallery where it is."""
 
     def __init__(self, select: Select) -> None:
@@ -106,29 +104,34 @@ class GallerySelect(discord.ui.DynamicItem[Select], template=re.compile(re.escap
     @classmethod
     async def from_custom_id(
         cls,
-        interaction: discord.Interaction[Any],
+        interaction: discord.Interaction[discord.Client],
         item: discord.ui.Item[Any],
         match: re.Match[str],
         /,
     ) -> GallerySelect:
         return cls(discord.ui.Select(custom_id=ids.SELECT_ID))
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+    def _chosen(self) -> str:
         values = list(self.item.values)
-        lora_id = values[0] if len(values) == 1 else ""
-        retry_id = ids.detail_id(lora_id, PageRef()) if lora_id else None
-        retry = DetailButton(_button(retry_id, "Retry")) if retry_id else None
-        await guarded(interaction, lambda: self._run(interaction, lora_id), retry)
+        return values[0] if len(values) == 1 else ""
 
-    async def _run(self, interaction: discord.Interaction[Any], lora_id: str) -> None:
+    def retry_button(self) -> DetailButton | None:
+        lora_id = self._chosen()
+        retry_id = ids.detail_id(lora_id, PageRef()) if lora_id else None
+        return DetailButton(_button(retry_id, "Retry")) if retry_id else None
+
+    async def run(self, interaction: discord.Interaction[LoraBot]) -> None:
+        lora_id = self._chosen()
         if not lora_id or len(lora_id) > 100:
             raise StaleButton()
-        gallery = gallery_of(interaction.client)
+        gallery = interaction.client.services.gallery
         await deliver(interaction, render_detail(gallery, lora_id, PageRef()), Target.PRIVATE)
 
 
 class DetailButton(
-    discord.ui.DynamicItem[Button], template=re.compile(r"ld:(?P<state>.*)", re.DOTALL)
+    BotItem,
+    discord.ui.DynamicItem[Button],
+    template=re.compile(re.escape(ids.DETAIL_PREFIX) + r"(?P<state>.*)", re.DOTALL),
 ):
     def __init__(self, button: Button) -> None:
         super().__init__(button)
@@ -136,18 +139,17 @@ class DetailButton(
     @classmethod
     async def from_custom_id(
         cls,
-        interaction: discord.Interaction[Any],
+        interaction: discord.Interaction[discord.Client],
         item: discord.ui.Item[Any],
         match: re.Match[str],
         /,
     ) -> DetailButton:
         return cls(_button(match.string, "Retry"))
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        retry = DetailButton(_button(self.custom_id, "Retry", style=discord.ButtonStyle.primary))
-        await guarded(interaction, lambda: self._run(interaction), retry)
+    def retry_button(self) -> DetailButton:
+        return DetailButton(_button(self.custom_id, "Retry", style=discord.ButtonStyle.primary))
 
-    async def _run(self, interaction: discord.Interaction[Any]) -> None:
+    async def run(self, interaction: discord.Interaction[LoraBot]) -> None:
         try:
             state = ids.parse_detail_id(self.custom_id)
         except ids.InvalidCustomId:
@@ -158,13 +160,13 @@ class DetailButton(
                 ephemeral=True,
             )
             return
-        gallery = gallery_of(interaction.client)
+        gallery = interaction.client.services.gallery
         public = state.action == ids.NEW_MESSAGE
         target = Target.PUBLIC if public else target_for(interaction)
         await deliver(interaction, render_detail(gallery, state.lora_id, state.ref), target)
 
 
-# `gen:open:<id>` (the Generate button) is handled by the /generate cog.
+# The Generate button (`cogs.generate.ids`) is handled by the /generate feature.
 DYNAMIC_ITEMS = (GalleryButton, GallerySelect, DetailButton)
 
 
@@ -262,11 +264,11 @@ def detail_view(detail: LoraDetail) -> discord.ui.View:
             "Images page",
         ):
             view.add_item(item)
-    generate_id = ids.generate_id(lora.id)
-    if generate_id is not None:
+    generate = generate_id(lora.id)
+    if generate is not None:
         ready = lora.status == "completed" and lora.lora_weights_url is not None
         button = _button(
-            generate_id, "Generate", style=discord.ButtonStyle.primary, disabled=not ready, row=1
+            generate, "Generate", style=discord.ButtonStyle.primary, disabled=not ready, row=1
         )
         view.add_item(button)
     url = E.download_url(lora)

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 
 import discord
 
 from bot.clients.fal_training import TrainingStatus
+from bot.services.records import WatchedTraining
+from bot.services.training.desk import Preview
 from bot.services.training.watcher import TrainingOutcome
-from cogs.common.text import safe
-from storage.trainings import WatchedTraining
+from cogs.common.text import safe, short_address
+from cogs.generate.ids import generate_id, open_lora_id
 
 BAR_WIDTH = 20
-_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def progress_bar(done: int, total: int) -> str:
@@ -78,18 +78,15 @@ def finished_embed(training: WatchedTraining, outcome: TrainingOutcome) -> disco
 
 
 def finished_view(training: WatchedTraining, outcome: TrainingOutcome) -> discord.ui.View | None:
-    if outcome.status != "completed" or not _ID.fullmatch(training.lora_id):
+    open_id, generate = open_lora_id(training.lora_id), generate_id(training.lora_id)
+    if outcome.status != "completed" or open_id is None or generate is None:
         return None
     view = discord.ui.View(timeout=None)
-    # Both custom_ids are handled by the /generate cog's buttons (state in the id).
-    view.add_item(
-        discord.ui.Button(label="Open in gallery", custom_id=f"gen:lora:{training.lora_id}")
-    )
+    # Both custom_ids are handled by the /generate feature's buttons (state in the id).
+    view.add_item(discord.ui.Button(label="Open in gallery", custom_id=open_id))
     view.add_item(
         discord.ui.Button(
-            label="Generate images",
-            custom_id=f"gen:open:{training.lora_id}",
-            style=discord.ButtonStyle.primary,
+            label="Generate images", custom_id=generate, style=discord.ButtonStyle.primary
         )
     )
     return view
@@ -101,3 +98,38 @@ def mention_of(training: WatchedTraining) -> tuple[str, discord.AllowedMentions]
     return f"<@{training.discord_user_id}>", discord.AllowedMentions(
         everyone=False, roles=False, users=[user], replied_user=False
     )
+
+
+def preview_embeds(preview: Preview) -> list[discord.Embed]:
+    channel, order, price = preview.channel, preview.order, preview.price
+    if price.kind == "admin":
+        cost = "Free (admin wallet)."
+    elif price.kind == "credit":
+        cost = "Uses your training credit."
+    else:
+        cost = (
+            f"**{price.eth}** (about {price.usd}), valid 15 minutes. Send it on Base from "
+            f"your linked wallet {short_address(order.wallet)} to the treasury, then press "
+            "**Paste transaction hash**."
+        )
+    skipped = ", ".join(f"{n} {kind}" for kind, n in sorted(channel.skipped.items()))
+    card = discord.Embed(
+        title=f"Train “{order.trigger_word}” from {safe(channel.title, 150, single_line=True)}",
+        url=f"https://www.are.na/channel/{order.channel_slug}",
+        description=(
+            f"{order.image_count} images"
+            + (f" (skipped: {skipped})" if skipped else "")
+            + f" · {order.steps} steps\n{cost}"
+        ),
+        colour=discord.Colour.blurple(),
+    )
+    embeds = [card]
+    for image in channel.images[:4]:
+        if image.thumb_url:
+            if len(embeds) == 1:
+                card.set_image(url=image.thumb_url)
+            else:
+                embeds.append(discord.Embed(url=card.url).set_image(url=image.thumb_url))
+    if price.kind == "quote" and price.treasury:
+        card.add_field(name="Treasury (Base)", value=f"`{price.treasury}`", inline=False)
+    return embeds

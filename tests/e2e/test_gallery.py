@@ -534,7 +534,7 @@ async def test_slow_commands_defer_and_keep_private_answers_private(
             await asyncio.sleep(2.3)
             raise DatabaseError("database is locked")
 
-        monkeypatch.setattr(bot.get_cog("Gallery").gallery, "page", slow_failure)  # type: ignore[union-attr]
+        monkeypatch.setattr(bot.services.gallery, "page", slow_failure)
         failing = await emulator.run_command("loras", user_id=ALICE)
         assert (await failing.response())["type"] == 5
         [error] = await failing.followups(count=1, timeout=10)

@@ -40,8 +40,8 @@ async def generating_bot(
         media_hosts="127.0.0.1",
         **overrides,
     ) as bot:
-        assert bot.generator is not None and bot.generator.fal is not None
-        bot.generator.fal.poll_interval = 0.01  # the fake answers at once
+        assert bot.services.generator is not None and bot.services.generator.fal is not None
+        bot.services.generator.fal.poll_interval = 0.01  # the fake answers at once
         yield bot
 
 
@@ -220,8 +220,10 @@ async def test_quota_refusal_says_when_the_next_slot_frees(
         await link_wallet(bot.db, ALICE, WALLET_A)
         lora = await seeded(bot)
         for _ in range(8):
-            await bot.quota.complete(
-                await bot.quota.reserve(WALLET_A, user_id=ALICE, lora_id=lora["id"], prompt="p"),
+            await bot.services.quota.complete(
+                await bot.services.quota.reserve(
+                    WALLET_A, user_id=ALICE, lora_id=lora["id"], prompt="p"
+                ),
                 [],
             )
         answer = (await (await generate(emulator, lora["id"], "a cat")).response())["data"]
@@ -260,8 +262,8 @@ async def test_fal_failures_release_the_slot_and_offer_retry(
     else:
         fal.mode.result = "hang"
     async with generating_bot(harness, fal) as bot:
-        assert bot.generator is not None and bot.generator.fal is not None
-        bot.generator.fal.timeout = 0.5
+        assert bot.services.generator is not None and bot.services.generator.fal is not None
+        bot.services.generator.fal.timeout = 0.5
         await link_wallet(bot.db, ALICE, WALLET_A)
         lora = await seeded(bot)
         ix = await generate(emulator, lora["id"], "a cat")
@@ -271,7 +273,7 @@ async def test_fal_failures_release_the_slot_and_offer_retry(
         assert "isn't answering" in failure_message["content"]
         assert await quota_rows(bot) == [{"status": "released", "image_count": 0}]
         assert await bot.db.fetchall("SELECT id FROM generated_images") == []
-        assert (await bot.quota.status(WALLET_A)).remaining == 8
+        assert (await bot.services.quota.status(WALLET_A)).remaining == 8
         # The public "Generating…" message is gone; nothing half-posted.
         assert emulator.threads == []
         # fal recovers: Retry runs the same request.
@@ -282,7 +284,7 @@ async def test_fal_failures_release_the_slot_and_offer_retry(
         await retry.response()
         posted = await wait_thread_message(emulator)
         assert len(posted["attachments"]) == 4
-        assert (await bot.quota.status(WALLET_A)).remaining == 7
+        assert (await bot.services.quota.status(WALLET_A)).remaining == 7
 
 
 async def test_without_thread_permission_images_are_posted_in_place(
@@ -332,8 +334,11 @@ async def test_twenty_concurrent_requests_for_the_last_slot(
         for user in users:  # twenty Discord users, one shared wallet
             await link_wallet(bot.db, user, WALLET_A)
         for _ in range(7):
-            await bot.quota.complete(
-                await bot.quota.reserve(WALLET_A, user_id=100, lora_id=lora["id"], prompt="p"), []
+            await bot.services.quota.complete(
+                await bot.services.quota.reserve(
+                    WALLET_A, user_id=100, lora_id=lora["id"], prompt="p"
+                ),
+                [],
             )
         interactions = await asyncio.gather(
             *(generate(emulator, lora["id"], "race", u) for u in users)
@@ -341,7 +346,7 @@ async def test_twenty_concurrent_requests_for_the_last_slot(
         for ix in interactions:
             await ix.response()
         refusals = await refusals_of(emulator, list(interactions))
-        status = await bot.quota.status(WALLET_A)
+        status = await bot.services.quota.status(WALLET_A)
     assert len(fal.submissions) == 1
     assert len(refusals) == 19
     assert all(r["flags"] & EPHEMERAL and "used all 8" in r["content"] for r in refusals)
@@ -372,8 +377,8 @@ async def test_two_bot_processes_on_one_database_stay_exact(tmp_path: Any, fal: 
             for user in users:
                 await link_wallet(first.db, user, WALLET_A)
             for _ in range(7):
-                await first.quota.complete(
-                    await first.quota.reserve(
+                await first.services.quota.complete(
+                    await first.services.quota.reserve(
                         WALLET_A, user_id=200, lora_id=lora["id"], prompt="p"
                     ),
                     [],
@@ -392,7 +397,7 @@ async def test_two_bot_processes_on_one_database_stay_exact(tmp_path: Any, fal: 
             for ix in interactions:
                 await ix.response()
             refusals = await refusals_of(emulator, list(interactions))
-            used = (await second.quota.status(WALLET_A)).used
+            used = (await second.services.quota.status(WALLET_A)).used
     finally:
         await emulator.stop()
     emulator.assert_clean()

@@ -156,7 +156,7 @@ async def test_a_failed_training_keeps_the_credit(
     fal.mode.error = "Not enough distinct images"
     async with training_bot(harness, services) as bot:
         await link_wallet(bot.db, ALICE, WALLET_A)
-        await bot.credits.grant(ALICE, WALLET_A, reason="test payment")
+        await bot.services.credits.grant(ALICE, WALLET_A, reason="test payment")
         shown = await preview(emulator, steps=500)
         assert "Uses your training credit" in shown["embeds"][0]["description"]
         await (
@@ -166,7 +166,7 @@ async def test_a_failed_training_keeps_the_credit(
         assert "Not enough distinct images" in told["embeds"][0]["description"]
         assert "credit" in told["embeds"][0]["description"]
         assert buttons(told) == {}
-        assert len(await bot.credits.available(ALICE)) == 1  # money is never lost
+        assert len(await bot.services.credits.available(ALICE)) == 1  # money is never lost
         listing = await (
             await emulator.run_command("trainings", user_id=ALICE, channel_id=CHANNEL)
         ).response()
@@ -285,7 +285,9 @@ async def test_paying_on_chain_then_training(
         await check.response()
         told = await mention(emulator)
         assert told["embeds"][0]["title"] == "Trained mystyle"
-        assert await bot.credits.available(ALICE) == []  # the credit paid for this training
+        assert (
+            await bot.services.credits.available(ALICE) == []
+        )  # the credit paid for this training
         payments = await bot.db.fetchall("SELECT tx_hash FROM payments")
         assert [p["tx_hash"] for p in payments] == [paid.transaction_hash.lower()]
 
@@ -308,7 +310,7 @@ async def test_cancel_while_queued_gives_the_credit_back(
     fal.mode.script = [{"status": "IN_QUEUE", "queue_position": 3}] * 1000
     async with training_bot(harness, services) as bot:
         await link_wallet(bot.db, ALICE, WALLET_A)
-        await bot.credits.grant(ALICE, WALLET_A, reason="test payment")
+        await bot.services.credits.grant(ALICE, WALLET_A, reason="test payment")
         shown = await preview(emulator)
         await (
             await emulator.click(shown, buttons(shown)["Start training"], user_id=ALICE)
@@ -336,7 +338,7 @@ async def test_cancel_while_queued_gives_the_credit_back(
         assert "credit is back" in done["content"]
         row = await bot.db.fetchone("SELECT status FROM lora_trainings")
         assert row == {"status": "failed"}
-        assert len(await bot.credits.available(ALICE)) == 1
+        assert len(await bot.services.credits.available(ALICE)) == 1
         assert next(iter(fal.trainings.values())).cancelled
 
 

@@ -17,7 +17,7 @@ from aiohttp import web
 from eth_account import Account
 
 from bot.clients.rpc import JsonRpcClient, RpcUnavailable
-from bot.errors import ServiceUnavailable
+from bot.errors import Moment, ServiceUnavailable
 from bot.services.payments.prices import format_eth
 from bot.services.payments.refusals import (
     InvalidTransactionHash,
@@ -288,7 +288,9 @@ async def test_an_expired_quote_without_a_payment(flow: Flow) -> None:
     with pytest.raises(QuoteExpired) as refused:
         await flow.verify(quote, "0x" + secrets.token_hex(32))
 
-    assert f"<t:{int(quote.expires_at.timestamp())}:R>" in refused.value.message
+    # The error carries the moment; each face renders it (Discord: a live timestamp).
+    assert Moment(quote.expires_at, "relative") in refused.value.parts
+    assert "<t:" not in refused.value.message
     assert "Run /train again" in refused.value.message
 
 

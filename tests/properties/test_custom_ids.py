@@ -18,9 +18,11 @@ from bot.services.gallery import MAX_PAGE, Gallery, PageRef
 from bot.services.training.desk import TrainingDesk, TrainingRefused
 from cogs.gallery import ids
 from cogs.gallery import views as gallery_views
+from cogs.generate import ids as generate_ids
 from cogs.generate import views as generate_views
+from cogs.training import ids as training_ids
 from cogs.training import views as train_buttons
-from cogs.wallet.cog import PasteSignatureButton, UnlinkButton
+from cogs.wallet.views import PasteSignatureButton, UnlinkButton
 from storage import training_orders
 from storage.db import Database
 from storage.keyset import Mode
@@ -134,17 +136,17 @@ def test_every_other_button_the_bot_makes_fits_and_matches_its_template(
     for item in made:
         assert len(item.custom_id) <= 100
         assert type(item).__discord_ui_compiled_template__.fullmatch(item.custom_id)
-    assert ids.parse_generate_id(ids.generate_id(key) or "") == key
+    assert generate_ids.parse_generate_id(generate_ids.generate_id(key) or "") == key
 
 
 # --- forged -------------------------------------------------------------------------------
 @given(forged)
 def test_a_forged_gallery_id_parses_or_is_refused(custom_id: str) -> None:
-    for parse in (ids.parse_gallery_id, ids.parse_detail_id, ids.parse_generate_id):
+    for parse in (ids.parse_gallery_id, ids.parse_detail_id, generate_ids.parse_generate_id):
         try:
             state = parse(custom_id)
-        except ids.InvalidCustomId:
-            continue  # the buttons turn this into StaleButton (a UserFacingError)
+        except (ids.InvalidCustomId, generate_ids.StaleGenerateButton):
+            continue  # the buttons turn this into a private "stale button" message
         if isinstance(state, str):
             assert re.fullmatch(r"[0-9a-f]{32}", state)
         else:
@@ -165,7 +167,11 @@ def test_a_forged_id_on_any_dynamic_item_gives_valid_state_or_a_stale_refusal(
             continue
         for key in ("lora", "batch", "key"):
             if key in groups:
-                checked = generate_views._checked if key != "key" else train_buttons._checked
+                checked = (
+                    generate_ids.checked_key
+                    if cls is generate_views.GenerateButton
+                    else training_ids.checked_key
+                )
                 try:
                     value: str | None = checked(groups[key])
                 except UserFacingError as exc:

@@ -11,6 +11,7 @@ import pytest
 
 from bot.services.gallery import MAX_PAGE, PageRef
 from cogs.gallery import ids
+from cogs.generate import ids as generate_ids
 from storage.keyset import Mode
 from storage.loras import LoraFilter
 from tests.gallery_rows import WALLET_B, new_id
@@ -65,9 +66,9 @@ def test_detail_and_generate_ids_round_trip() -> None:
     assert custom_id is not None
     state = ids.parse_detail_id(custom_id)
     assert (state.lora_id, state.ref) == (lora_id, PageRef(Mode.OLDER, 3, anchor))
-    assert ids.generate_id(lora_id) == f"gen:open:{lora_id}"
-    assert ids.parse_generate_id(f"gen:open:{lora_id}") == lora_id
-    assert ids.generate_id("not-hex") is None
+    assert generate_ids.generate_id(lora_id) == f"gen:open:{lora_id}"
+    assert generate_ids.parse_generate_id(f"gen:open:{lora_id}") == lora_id
+    assert generate_ids.generate_id("not-hex") is None
 
 
 @pytest.mark.parametrize(

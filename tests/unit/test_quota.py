@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.errors import Moment
 from bot.services.quota import QuotaExceeded, QuotaLedger
 from storage.db import Database
 from storage.generation_batches import NewImage
@@ -56,7 +57,8 @@ async def test_eight_batches_then_a_refusal_that_says_when(
         await ledger.reserve(WALLET, user_id=42, lora_id="l1", prompt="p")
     next_free = first + timedelta(hours=24)
     assert refused.value.status.next_free_at == next_free
-    assert f"<t:{int(next_free.timestamp())}:R>" in refused.value.message
+    assert Moment(next_free, "relative") in refused.value.parts
+    assert "<t:" not in refused.value.message
 
 
 async def test_twenty_concurrent_requests_for_the_last_slot(ledger: QuotaLedger) -> None:

@@ -8,9 +8,9 @@ from datetime import datetime
 
 from eth_utils.address import is_address, to_checksum_address
 
-from bot.errors import UserFacingError
+from bot.errors import Moment, UserFacingError
 from bot.services.payments.prices import format_eth
-from cogs.common.text import short_address as _short
+from bot.services.text import short_address as _short
 
 ASK_AN_ADMIN = "Nothing is lost: ask a server admin to look at it (give them the transaction hash)."
 
@@ -18,10 +18,6 @@ ASK_AN_ADMIN = "Nothing is lost: ask a server admin to look at it (give them the
 def short_address(address: str) -> str:
     """0x1234…abcd in EIP-55 case, as wallets and basescan show it."""
     return _short(to_checksum_address(address) if is_address(address) else address)
-
-
-def _when(moment: datetime, style: str = "f") -> str:
-    return f"<t:{int(moment.timestamp())}:{style}>"
 
 
 class PaymentRefused(UserFacingError):
@@ -63,8 +59,9 @@ class QuoteExpired(PaymentRefused):
         else:
             detail = "and no transaction with this hash is on Base."
         super().__init__(
-            f"This price quote expired {_when(expires_at, 'R')}, {detail} "
-            "Run /train again for a fresh price."
+            "This price quote expired ",
+            Moment(expires_at, "relative"),
+            f", {detail} Run /train again for a fresh price.",
         )
         self.expires_at = expires_at
 
@@ -72,8 +69,11 @@ class QuoteExpired(PaymentRefused):
 class PaymentAfterExpiry(PaymentRefused):
     def __init__(self, mined_at: datetime, expires_at: datetime) -> None:
         super().__init__(
-            f"Your payment was mined at {_when(mined_at)}, after this price quote expired "
-            f"({_when(expires_at)}), so it doesn't match the quoted price. {ASK_AN_ADMIN}"
+            "Your payment was mined at ",
+            Moment(mined_at),
+            ", after this price quote expired (",
+            Moment(expires_at),
+            f"), so it doesn't match the quoted price. {ASK_AN_ADMIN}",
         )
         self.mined_at = mined_at
         self.expires_at = expires_at

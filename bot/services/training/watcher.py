@@ -49,7 +49,7 @@ class TrainingWatcher:
         self,
         db: Database,
         trainer: FalTrainer,
-        notifier: TrainingNotifier,
+        notifier: TrainingNotifier | None = None,
         *,
         restore_credit: CreditRestorer | None = None,
         owner: str | None = None,
@@ -58,6 +58,8 @@ class TrainingWatcher:
     ) -> None:
         self.db = db
         self.trainer = trainer
+        # Set by whoever tells users (the Discord side registers itself when it loads):
+        # until then progress is still recorded and the news waits, untold.
         self.notifier = notifier
         self.restore_credit = restore_credit
         # One owner per process: leases name it, so a restarted process starts fresh
@@ -103,7 +105,7 @@ class TrainingWatcher:
                 steps_total=status.steps_total,
                 now=iso(self.clock()),
             )
-            if training.discord_user_id is not None:
+            if training.discord_user_id is not None and self.notifier is not None:
                 try:
                     await self.notifier.progress(training, status)
                 except Exception:
@@ -138,12 +140,13 @@ class TrainingWatcher:
         await self._tell(training, outcome)
 
     async def _tell(self, training: WatchedTraining, outcome: TrainingOutcome) -> None:
-        if training.discord_user_id is None:
+        notifier = self.notifier
+        if training.discord_user_id is None or notifier is None:
             return
         if not await trainings.claim_notification(self.db, training.lora_id, now=iso(self.clock())):
             return
         try:
-            await self.notifier.finished(training, outcome)
+            await notifier.finished(training, outcome)
         except Exception:
             log.warning("could not tell the user; will retry", exc_info=True)
             await trainings.release_notification(self.db, training.lora_id)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from bot.clients.rpc import JsonRpcClient
-from bot.errors import NotConfigured, UserFacingError
+from bot.errors import Moment, NotConfigured, UserFacingError
 from bot.services.wallet.signatures import personal_message_hash, verify_contract_signature
 from bot.services.wallet.siwe import (
     BASE_CHAIN_ID,
@@ -31,9 +31,10 @@ from bot.services.wallet.siwe import (
     parse_time,
     recover_signer,
 )
-from storage import link_challenges
+from storage import link_challenges, wallets
 from storage.db import Database
 from storage.link_challenges import Challenge
+from storage.wallets import WalletLink
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class WalletLinker:
     def __init__(
         self,
         db: Database,
-        origin: SigningOrigin,
+        origin: SigningOrigin | NotConfigured,
         *,
         rpc: JsonRpcClient | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -94,14 +95,22 @@ class WalletLinker:
         max_per_minute: int = 5,
     ) -> None:
         self.db = db
-        self.origin = origin
+        self._origin = origin
         self.rpc = rpc
         self.clock = clock
         self.max_open = max_open
         self.max_per_minute = max_per_minute
 
     # --- start ------------------------------------------------------------------
+    @property
+    def origin(self) -> SigningOrigin:
+        """Where messages say they come from; raises when linking is not configured."""
+        if isinstance(self._origin, NotConfigured):
+            raise self._origin
+        return self._origin
+
     async def start(self, user_id: int, user_name: str) -> Challenge:
+        self.origin  # noqa: B018 (refuse at once when linking is off)
         now = self.clock()
         challenge = Challenge(
             token=secrets.token_urlsafe(24),
@@ -127,10 +136,12 @@ class WalletLinker:
         )
         if refused is not None:
             if refused.open_now >= self.max_open and refused.oldest_open_expires_at:
-                when = int(parse_time(refused.oldest_open_expires_at).timestamp())
+                when = Moment(parse_time(refused.oldest_open_expires_at), "relative")
                 raise SlowDown(
                     f"Slow down: you already have {refused.open_now} link requests open. "
-                    f"Finish one, or try again <t:{when}:R> when the oldest expires."
+                    "Finish one, or try again ",
+                    when,
+                    " when the oldest expires.",
                 )
             raise SlowDown("Slow down: too many link requests in a minute. Try again shortly.")
         return challenge
@@ -144,6 +155,7 @@ class WalletLinker:
 
     # --- the message ----------------------------------------------------------------
     async def _open_challenge(self, token: str, user_id: int | None) -> Challenge:
+        self.origin  # noqa: B018 (refuse at once when linking is off)
         if not _TOKEN.match(token or ""):
             raise LinkRefused("This link is not valid. Run /wallet link in Discord for a new one.")
         challenge = await link_challenges.get(self.db, token)
@@ -246,6 +258,12 @@ class WalletLinker:
                 "that wallet, then paste the whole signature."
             )
         return result.proof
+
+    async def link_of(self, user_id: int) -> WalletLink | None:
+        return await wallets.get_link(self.db, user_id)
+
+    async def unlink(self, user_id: int) -> bool:
+        return await wallets.remove_link(self.db, user_id)
 
     async def forget_interaction(self, token: str) -> None:
         await link_challenges.forget_interaction(self.db, token)

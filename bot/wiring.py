@@ -1,0 +1,166 @@
+"""The composition root: every service and client is built here, once, in `setup_hook`.
+
+Which features are on is decided here too, from the settings: no `FAL_KEY`, no
+training and no generation; no `BASE_RPC_URL` / treasury / feed (or a feed that fails
+its check), no paid training; no `PUBLIC_BASE_URL` nor `SIWE_DOMAIN`, no wallet
+linking. A feature that is off still has its service: it answers every call with the
+`NotConfigured` error that names the missing settings, so cogs and web pages need no
+special cases.
+
+Cogs, views and web routes receive `Services`; none of them builds a service.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+import aiohttp
+
+from bot.clients.arena import ArenaClient
+from bot.clients.fal import FalGateway, FalStorage, configure_storage_endpoints
+from bot.clients.fal import configure_endpoints as configure_fal
+from bot.clients.fal_training import FalTrainer
+from bot.clients.media import MediaFetcher
+from bot.clients.rpc import JsonRpcClient
+from bot.errors import NotConfigured
+from bot.services.credits import CreditLedger
+from bot.services.gallery import Gallery
+from bot.services.generation import ImageGenerator
+from bot.services.payments.prices import PriceFeed, Quoter
+from bot.services.payments.verifier import PaymentVerifier
+from bot.services.quota import QuotaLedger
+from bot.services.training.desk import TrainingDesk
+from bot.services.training.images import arena_image_fetcher
+from bot.services.training.watcher import TrainingWatcher
+from bot.services.wallet.links import SigningOrigin, WalletLinker
+from bot.settings import Settings
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+LINK_PURGE_AFTER = timedelta(days=1)  # expired link requests kept for support questions
+
+
+@dataclass(slots=True)
+class Services:
+    db: Database
+    quota: QuotaLedger
+    credits: CreditLedger
+    gallery: Gallery
+    generator: ImageGenerator
+    wallet_links: WalletLinker
+    training: TrainingDesk
+    # None: training is off (no FAL_KEY), so there is nothing to watch.
+    watcher: TrainingWatcher | None
+
+    async def release_stale(self) -> None:
+        """Credits held by a process that died before it recorded its training, and
+        quota slots reserved by one that died mid-generation (they already stopped
+        counting after their timeout; this closes them in the ledger)."""
+        await self.credits.release_stale_reservations()
+        await self.quota.release_stale()
+
+    async def purge_link_requests(self) -> None:
+        await self.wallet_links.purge_expired(older_than=LINK_PURGE_AFTER)
+
+
+def _rpc(settings: Settings, http: aiohttp.ClientSession) -> JsonRpcClient | None:
+    if settings.base_rpc_url is None:
+        return None
+    return JsonRpcClient(settings.base_rpc_url.get_secret_value(), http)
+
+
+def _signing_origin(settings: Settings) -> SigningOrigin | NotConfigured:
+    try:
+        return SigningOrigin.from_settings(
+            str(settings.public_base_url) if settings.public_base_url else None,
+            settings.siwe_domain,
+        )
+    except NotConfigured as missing:
+        return missing
+
+
+async def _payments(
+    settings: Settings, db: Database, rpc: JsonRpcClient | None
+) -> tuple[Quoter, PaymentVerifier] | None:
+    """Paid training needs the RPC, a treasury and a feed that passes its check: a
+    wrong CHAINLINK_ETH_USD_FEED must not quote nonsense prices."""
+    if rpc is None or not settings.treasury_address or not settings.chainlink_eth_usd_feed:
+        return None
+    feed = PriceFeed(rpc, settings.chainlink_eth_usd_feed)
+    try:
+        await feed.check()
+    except Exception as exc:
+        log.error("price feed check failed; paid training is off", extra={"reason": str(exc)})
+        return None
+    quoter = Quoter(db, feed, settings.training_price_usd)
+    verifier = PaymentVerifier(
+        db, rpc, settings.treasury_address, min_confirmations=settings.payment_confirmations
+    )
+    return quoter, verifier
+
+
+async def build_services(settings: Settings, db: Database, http: aiohttp.ClientSession) -> Services:
+    rpc = _rpc(settings, http)
+    quota = QuotaLedger(
+        db,
+        admin_wallets=settings.admin_wallets,
+        reservation_timeout=timedelta(seconds=settings.generation_reservation_seconds),
+    )
+    credits = CreditLedger(db, admin_wallets=settings.admin_wallets)
+
+    fal = storage = trainer = None
+    if settings.fal_key is not None:
+        key = settings.fal_key.get_secret_value()
+        configure_fal(str(settings.fal_queue_url) if settings.fal_queue_url else None)
+        configure_storage_endpoints(
+            str(settings.fal_rest_url) if settings.fal_rest_url else None,
+            str(settings.fal_cdn_url) if settings.fal_cdn_url else None,
+        )
+        fal, storage, trainer = FalGateway(key), FalStorage(key), FalTrainer(key)
+    else:
+        log.info("training and generation off: FAL_KEY is not set")
+
+    media = MediaFetcher(http, allowed_hosts=settings.media_hosts)
+    arena = ArenaClient(
+        http,
+        base_url=str(settings.arena_api_url).rstrip("/"),
+        access_token=(
+            settings.arena_access_token.get_secret_value() if settings.arena_access_token else None
+        ),
+    )
+    paid = await _payments(settings, db, rpc)
+    training = TrainingDesk(
+        db,
+        arena,
+        credits,
+        arena_image_fetcher(http, allowed_hosts=settings.arena_image_hosts),
+        trainer=trainer,
+        storage=storage,
+        quoter=paid[0] if paid else None,
+        verifier=paid[1] if paid else None,
+        min_images=settings.arena_min_images,
+        max_images=settings.arena_max_images,
+    )
+    watcher = (
+        TrainingWatcher(
+            db,
+            trainer,
+            restore_credit=credits.restore_for_training,
+            lease=timedelta(seconds=settings.training_lease_seconds),
+        )
+        if trainer is not None
+        else None
+    )
+    return Services(
+        db=db,
+        quota=quota,
+        credits=credits,
+        gallery=Gallery(db),
+        generator=ImageGenerator(db, quota, fal, media),
+        wallet_links=WalletLinker(db, _signing_origin(settings), rpc=rpc),
+        training=training,
+        watcher=watcher,
+    )

@@ -1,0 +1,33 @@
+"""The /wallet custom_ids, built and parsed only here:
+
+wallet:paste:<token>              Paste signature (opens the address, then the signature modal)
+wallet:address:<token>            the address modal
+wallet:signature:<token>          the signature modal
+wallet:unlink:<user id>:yes|no    the unlink confirmation (its user only)
+"""
+
+from __future__ import annotations
+
+from cogs.common.custom_ids import claim
+
+PREFIX = claim("wallet:", "wallet")
+# The shape of a link token (random, URL-safe), as it appears in custom_ids.
+TOKEN_PATTERN = r"[A-Za-z0-9_-]{20,64}"  # noqa: S105
+PASTE_TEMPLATE = rf"wallet:paste:(?P<token>{TOKEN_PATTERN})"
+UNLINK_TEMPLATE = r"wallet:unlink:(?P<user>[0-9]{1,25}):(?P<choice>yes|no)"
+
+
+def paste_id(token: str) -> str:
+    return f"{PREFIX}paste:{token}"
+
+
+def address_modal_id(token: str) -> str:
+    return f"{PREFIX}address:{token}"
+
+
+def signature_modal_id(token: str) -> str:
+    return f"{PREFIX}signature:{token}"
+
+
+def unlink_id(user_id: int, choice: str) -> str:
+    return f"{PREFIX}unlink:{user_id}:{choice}"
