@@ -1,9 +1,11 @@
-"""The records services hand to the faces (cogs, web pages), which never import
-`storage` themselves: this module is the one door, so the import-linter contract
-"cogs do not import storage" holds and a storage change shows up here."""
+"""The records services hand to the faces (cogs, web pages), which import neither
+`storage` nor `bot.clients` themselves: this module is the one door, so the
+import-linter contracts hold and a change below shows up here."""
 
 from __future__ import annotations
 
+from bot.clients.arena_images import small_variant
+from bot.clients.fal_training import TrainingStatus
 from storage.db import DatabaseError
 from storage.generated_images import GeneratedImage
 from storage.keyset import Mode
@@ -21,6 +23,8 @@ __all__ = [
     "LoraFilter",
     "Mode",
     "Order",
+    "TrainingStatus",
     "WalletLink",
     "WatchedTraining",
+    "small_variant",
 ]

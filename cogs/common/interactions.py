@@ -22,9 +22,9 @@ C = TypeVar("C", bound=discord.Client)
 
 
 def as_bot(interaction: discord.Interaction[C]) -> discord.Interaction[LoraBot]:
-    from bot.app import LoraBot  # at call time: bot.app imports the cogs package
-
-    if not isinstance(interaction.client, LoraBot):
+    # Checked by what the bot has rather than by its class: importing `bot.app` here
+    # would make every cog depend on the web server and the composition root.
+    if getattr(interaction.client, "services", None) is None:
         raise TypeError("this component belongs to the LoRA bot")
     return cast("discord.Interaction[LoraBot]", interaction)
 

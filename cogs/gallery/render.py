@@ -14,9 +14,8 @@ from urllib.parse import urlsplit
 
 import discord
 
-from bot.clients.arena_images import small_variant
 from bot.services.gallery import IMAGES_PER_PAGE, LORAS_PER_PAGE, GalleryPage, LoraDetail, Paging
-from bot.services.records import COMPLETED, GeneratedImage, Lora, LoraFilter
+from bot.services.records import COMPLETED, GeneratedImage, Lora, LoraFilter, small_variant
 from cogs.common.text import (
     basescan_address_url,
     code_block,

@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot.clients.fal_training import TrainingStatus
-from bot.services.records import WatchedTraining
+from bot.services.records import TrainingStatus, WatchedTraining
 from bot.services.training.watcher import TrainingOutcome
 from cogs.training import render
 

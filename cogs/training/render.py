@@ -6,8 +6,7 @@ from datetime import UTC, datetime
 
 import discord
 
-from bot.clients.fal_training import TrainingStatus
-from bot.services.records import WatchedTraining
+from bot.services.records import TrainingStatus, WatchedTraining
 from bot.services.training.desk import Preview
 from bot.services.training.watcher import TrainingOutcome
 from cogs.common.text import safe, short_address
