@@ -23,6 +23,7 @@ from bot.clients.arena import (
     parse_channel_ref,
 )
 from bot.errors import ServiceUnavailable, UserFacingError
+from cogs.common.errors import can_retry, describe
 from tests.fakes.arena import FakeArena, Fault
 
 TOKEN = "arena-token-that-must-never-be-logged"
@@ -297,13 +298,25 @@ async def test_connection_refused(session: aiohttp.ClientSession) -> None:
         await reader.fetch_channel("c")
 
 
-def test_errors_are_user_facing() -> None:
-    for error in (
-        ArenaChannelNotFound("c"),
-        ArenaChannelPrivate("c", with_token=False),
-        ArenaRateLimited(None),
-        ArenaUnavailable("x"),
-        ImageCountOutOfRange(2, 4, 200),
-    ):
-        assert isinstance(error, UserFacingError)
-        assert error.message.endswith(".")
+@pytest.mark.parametrize(
+    ("error", "next_step", "retry"),
+    [
+        (ArenaChannelNotFound("c"), "copy the address from your browser", False),
+        (ArenaChannelPrivate("c", with_token=False), "set ARENA_ACCESS_TOKEN", False),
+        (ArenaChannelPrivate("c", with_token=True), "invite the bot's account", False),
+        (ArenaRateLimited(None), "try again in a minute", True),
+        (ArenaRateLimited(600), "try again in about 10 minutes", True),
+        (ArenaUnavailable("x"), "try again in a minute", True),
+        (ImageCountOutOfRange(2, 4, 200), "Add more image blocks", False),
+        (ImageCountOutOfRange(300, 4, 200), "200 images or fewer", False),
+    ],
+)
+def test_each_refusal_tells_the_user_what_to_do_next(
+    error: UserFacingError, next_step: str, retry: bool
+) -> None:
+    """What a user reads in Discord: the client's own words, privately, with the ref,
+    and a Retry button only where waiting can help."""
+    message, unexpected = describe(error, "REF234")
+    assert not unexpected  # no traceback, no "Something went wrong"
+    assert next_step in message and message.endswith("(ref REF234)")
+    assert can_retry(error) is retry
