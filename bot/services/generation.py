@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 import secrets
-import unicodedata
 from dataclasses import dataclass
 
 from bot.clients.fal import FalGateway, QueueCallback
 from bot.clients.media import DEFAULT_MAX_BYTES, MediaFetcher
 from bot.errors import NotConfigured, UserFacingError
 from bot.services.quota import QuotaExceeded, QuotaLedger, QuotaStatus, Reservation
+from bot.services.text import drop_invisible
 from storage import generation_batches, loras, wallets
 from storage.db import Database
 from storage.generation_batches import NewImage
@@ -24,6 +24,7 @@ from storage.loras import Lora
 log = logging.getLogger(__name__)
 
 PROMPT_MAX = 500
+_LINE_BREAKS = str.maketrans("\r\n\t", "   ")
 IMAGES_PER_BATCH = 4
 
 
@@ -59,12 +60,8 @@ def clean_prompt(raw: str) -> str:
 
     The result is what fal sees and what is stored; emptiness and length are judged on it.
     """
-    kept = "".join(
-        " " if ch in "\r\n\t" else ch
-        for ch in raw
-        if ch in "\r\n\t" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs")
-    )
-    return kept.strip()
+    kept = drop_invisible(raw, keep="\r\n\t")
+    return kept.translate(_LINE_BREAKS).strip()
 
 
 def check_prompt(raw: str) -> str:
