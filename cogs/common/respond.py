@@ -12,9 +12,12 @@ import contextlib
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
+
+if TYPE_CHECKING:
+    from bot.app import LoraBot
 
 DEFER_AFTER = 2.0  # seconds; Discord wants an answer within 3
 
@@ -33,19 +36,19 @@ class Rendered:
     private: bool = False  # shown only to the user even where the page would be public
 
 
-def owner_id(interaction: discord.Interaction[Any]) -> int | None:
+def owner_id(interaction: discord.Interaction[LoraBot]) -> int | None:
     """Who the clicked message belongs to: the user whose interaction created it."""
     message = interaction.message
     metadata = message.interaction_metadata if message is not None else None
     return metadata.user.id if metadata is not None else None
 
 
-def target_for(interaction: discord.Interaction[Any]) -> Target:
+def target_for(interaction: discord.Interaction[LoraBot]) -> Target:
     return Target.EDIT if owner_id(interaction) == interaction.user.id else Target.PRIVATE
 
 
 async def deliver(
-    interaction: discord.Interaction[Any],
+    interaction: discord.Interaction[LoraBot],
     rendering: Coroutine[Any, Any, Rendered],
     target: Target,
 ) -> None:
