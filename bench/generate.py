@@ -65,7 +65,7 @@ from storage.migrate import migrate
 from tests.e2e.conftest import BotHarness
 from tests.fakes.discord import DiscordEmulator
 from tests.fakes.fal import FakeFal
-from tests.gallery_rows import WALLET_A, insert_loras, link_wallet, lora_row
+from tests.support.gallery_rows import WALLET_A, insert_loras, link_wallet, lora_row
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_SQL = ROOT / "storage" / "migrations" / "0001_seed_tables.sql"

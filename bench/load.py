@@ -6,7 +6,7 @@
 
 The real bot (discord.py, unmodified, every cog) runs against the Discord emulator
 (tests/fakes/discord) with an embedded database holding `--loras` completed LoRAs in the
-web app's format (tests/gallery_rows.py) and a few linked wallets. The interactions are
+web app's format (tests/support/gallery_rows.py) and a few linked wallets. The interactions are
 a round-robin mix of four kinds:
 
 - `/help`;
@@ -79,7 +79,7 @@ from tests.e2e.conftest import BotHarness
 from tests.fakes.discord import DiscordEmulator, EmulatedInteraction, spec
 from tests.fakes.discord.driver import CHANNEL_GUILD, dispatch_interaction, locate
 from tests.fakes.discord.interactions import AUTOCOMPLETE, command_data
-from tests.gallery_rows import insert_loras, link_wallet, lora_row
+from tests.support.gallery_rows import insert_loras, link_wallet, lora_row
 
 CHANNEL = 7
 USERS = list(range(100, 160))  # members of the emulated guild

@@ -26,7 +26,7 @@ from tests.fakes.chain.anvil import AnvilNode
 from tests.fakes.chain.fixtures import anvil_node, chain, rpc
 from tests.fakes.chain.payment_chain import MockFeed, PaymentContracts, payment_contracts
 from tests.fakes.discord import DiscordEmulator
-from tests.gallery_rows import link_wallet
+from tests.support.gallery_rows import link_wallet
 
 __all__ = ["anvil_node", "browser", "chain", "payment_contracts", "rpc", "services"]
 

@@ -11,7 +11,7 @@ from cogs import EXTENSIONS
 from tests.e2e.conftest import BotHarness
 from tests.e2e.test_train import ALICE, CHANNEL, mention, services, training_bot
 from tests.fakes.discord import DiscordEmulator
-from tests.gallery_rows import WALLET_A
+from tests.support.gallery_rows import WALLET_A
 
 __all__ = ["services"]  # the fixture used here
 

@@ -19,7 +19,7 @@ from tests.e2e.test_process import free_port, wait_healthy
 from tests.e2e.test_train import ALICE, CHANNEL, buttons, mention, preview, services
 from tests.fakes.discord import DiscordEmulator
 from tests.fakes.fal import FakeFal
-from tests.gallery_rows import WALLET_A, insert_loras, link_wallet, lora_row
+from tests.support.gallery_rows import WALLET_A, insert_loras, link_wallet, lora_row
 
 __all__ = ["services"]
 ROOT = Path(__file__).resolve().parents[2]

@@ -19,7 +19,7 @@ from tests.e2e.conftest import BotHarness
 from tests.fakes.discord import DiscordEmulator
 from tests.fakes.discord.driver import dispatch_interaction
 from tests.fakes.discord.interactions import MESSAGE_COMPONENT, EmulatedInteraction
-from tests.gallery_rows import (
+from tests.support.gallery_rows import (
     WALLET_A,
     WALLET_B,
     image_row,

@@ -14,7 +14,7 @@ from bot.app import LoraBot
 from tests.e2e.conftest import BotHarness
 from tests.fakes.discord import DiscordEmulator, GuildSetup
 from tests.fakes.fal import FakeFal, tiny_png
-from tests.gallery_rows import WALLET_A, insert_loras, link_wallet, lora_row
+from tests.support.gallery_rows import WALLET_A, insert_loras, link_wallet, lora_row
 
 EPHEMERAL = 64
 ALICE, BOB = 42, 43

@@ -24,7 +24,7 @@ from tests.fakes.chain.payment_chain import MockFeed, PaymentContracts, payment_
 from tests.fakes.discord import DiscordEmulator, GuildSetup
 from tests.fakes.fal_storage import FakeFalStorage
 from tests.fakes.fal_training import FakeFalTraining
-from tests.gallery_rows import WALLET_A, link_wallet
+from tests.support.gallery_rows import WALLET_A, link_wallet
 
 __all__ = ["anvil_node", "chain", "payment_contracts", "rpc"]  # fixtures used here
 

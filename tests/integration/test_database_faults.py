@@ -14,7 +14,7 @@ from cogs.common.errors import describe
 from storage.connection import Connection
 from storage.db import Database, DatabaseConfig, DatabaseError
 from storage.migrate import migrate
-from tests.gallery_rows import IMAGE_COLUMNS, image_row, op_insert
+from tests.support.gallery_rows import IMAGE_COLUMNS, image_row, op_insert
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -47,7 +47,7 @@ from tests.fakes.chain.payment_chain import (
     send_unchecked,
     wait_for_receipt,
 )
-from tests.integration.payment_flow import (
+from tests.support.payment_flow import (
     OTHER_USER,
     PRICE_USD,
     USER,

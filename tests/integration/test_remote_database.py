@@ -26,7 +26,7 @@ from storage.db import Database, DatabaseConfig, DatabaseError
 from storage.migrate import load_migrations, migrate, schema_version
 from tests.conftest import HRANA_TOKEN
 from tests.fakes.hrana import Fault, HranaServer
-from tests.integration.worker_ops import replica_sync, write_then_read_back
+from tests.support.worker_ops import replica_sync, write_then_read_back
 
 ROOT = Path(__file__).resolve().parents[2]
 WALLET = "0x000000000000000000000000000000000000bEEF"

@@ -21,7 +21,7 @@ from tests.fakes.chain.payment_chain import (
     PaymentContracts,
     payment_contracts,
 )
-from tests.integration.payment_flow import (
+from tests.support.payment_flow import (
     OTHER_USER,
     Flow,
     count,

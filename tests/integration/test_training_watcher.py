@@ -15,7 +15,7 @@ from storage import trainings
 from storage.db import Database
 from storage.trainings import NewTraining, WatchedTraining
 from tests.fakes.fal_training import FakeFalTraining
-from tests.gallery_rows import insert_loras, lora_row, new_id
+from tests.support.gallery_rows import insert_loras, lora_row, new_id
 
 
 class Clock:

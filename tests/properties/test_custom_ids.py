@@ -28,7 +28,8 @@ from storage.db import Database
 from storage.keyset import Mode
 from storage.loras import LoraFilter
 from storage.training_orders import DRAFT, Order
-from tests.gallery_rows import (
+from tests.properties.strategies import hostile_text
+from tests.support.gallery_rows import (
     WALLET_A,
     WALLET_B,
     image_row,
@@ -36,7 +37,6 @@ from tests.gallery_rows import (
     insert_loras,
     lora_row,
 )
-from tests.properties.strategies import hostile_text
 
 ALICE, BOB = 42, 43
 hex_ids = st.binary(min_size=16, max_size=16).map(bytes.hex)

@@ -13,7 +13,7 @@ from tests.e2e.conftest import BotHarness
 from tests.fakes.discord import DiscordEmulator
 from tests.fakes.discord.driver import dispatch_interaction
 from tests.fakes.discord.interactions import MESSAGE_COMPONENT
-from tests.gallery_rows import WALLET_B, insert_loras, link_wallet, lora_row
+from tests.support.gallery_rows import WALLET_B, insert_loras, link_wallet, lora_row
 
 ALICE, BOB, CHANNEL, EPHEMERAL = 42, 43, 7, 64
 # The e2e fixtures (emulator, harness) come through tests/properties/conftest.py.

@@ -15,7 +15,7 @@ from storage import meta
 from storage.db import Connection, Database, DatabaseConfig, DatabaseError
 from storage.migrate import Migration, load_migrations, migrate, schema_version
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 async def test_file_url_creates_its_folder(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from bot.services.gallery import GalleryPage, LoraDetail, Navigation, PageRef, P
 from cogs.gallery import render as E
 from storage.generated_images import GeneratedImage
 from storage.loras import Lora, LoraFilter, to_lora
-from tests.gallery_rows import arena_url, image_row, lora_row
+from tests.support.gallery_rows import arena_url, image_row, lora_row
 
 NASTY = "**@everyone** <@123456789012345678> `x` ~~y~~ ||z|| [a](https://evil.test) 😀\u202e"
 

@@ -15,7 +15,7 @@ import pytest
 from bot.settings import Settings
 from tests.conftest import SHARED
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 COMPOSE = Path(sys.executable).parent / "docker-compose"
 
 

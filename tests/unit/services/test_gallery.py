@@ -6,7 +6,7 @@ from bot.services.gallery import Gallery, GalleryPage, PageRef, normalise_wallet
 from storage.db import Database
 from storage.keyset import Mode
 from storage.loras import LoraFilter
-from tests.gallery_rows import (
+from tests.support.gallery_rows import (
     WALLET_A,
     image_row,
     insert_images,

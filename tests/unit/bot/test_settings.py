@@ -11,7 +11,7 @@ import pytest
 
 from bot.settings import Settings, SettingsError, load_settings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TOKEN = "MTEx.fake-discord-token.abcdefghijklmnopqrstuvwxyz"
 
 

@@ -17,7 +17,7 @@ from storage.generation_batches import NewImage
 
 WALLET = "0x000000000000000000000000000000000000bEEF"
 ADMIN = "0x000000000000000000000000000000000000dEaD"
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 class Clock:

@@ -13,9 +13,9 @@ from storage.db import Connection, Database
 from storage.migrate import load_migrations
 from tests.conftest import SHARED
 
-SEED_DDL = Path(__file__).resolve().parent.parent / "data" / "seed_ddl.sql"
+SEED_DDL = Path(__file__).resolve().parents[2] / "data" / "seed_ddl.sql"
 SEED_TABLES = ("lora_trainings", "generated_images")
-MIGRATIONS = Path(__file__).resolve().parents[2] / "storage" / "migrations"
+MIGRATIONS = Path(__file__).resolve().parents[3] / "storage" / "migrations"
 
 
 def describe(conn: Any, table: str) -> dict[str, Any]:

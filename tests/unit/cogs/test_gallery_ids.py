@@ -14,7 +14,7 @@ from cogs.gallery import ids
 from cogs.generate import ids as generate_ids
 from storage.keyset import Mode
 from storage.loras import LoraFilter
-from tests.gallery_rows import WALLET_B, new_id
+from tests.support.gallery_rows import WALLET_B, new_id
 
 WORST_SEARCH = "\U0001f600:%_\\" * (ids.SEARCH_MAX // 5) + "x" * (ids.SEARCH_MAX % 5)
 

@@ -11,7 +11,7 @@ from storage import generated_images, loras
 from storage.db import Connection, Database
 from storage.keyset import Mode, Window
 from storage.loras import Lora, LoraFilter, gallery_query
-from tests.gallery_rows import (
+from tests.support.gallery_rows import (
     WALLET_A,
     WALLET_B,
     image_row,

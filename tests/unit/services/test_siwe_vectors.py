@@ -21,7 +21,7 @@ from bot.services.wallet.siwe import (
     recover_signer,
 )
 
-VECTORS = Path(__file__).resolve().parents[1] / "data" / "siwe-vectors"
+VECTORS = Path(__file__).resolve().parents[2] / "data" / "siwe-vectors"
 SNAKE = {
     "chainId": "chain_id",
     "issuedAt": "issued_at",
