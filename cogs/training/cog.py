@@ -22,7 +22,6 @@ from bot.services.training.watcher import TrainingOutcome, TrainingWatcher
 from cogs.common.text import safe, short_address
 from cogs.training import render as V
 from cogs.training import views as B
-from storage import training_orders
 from storage.training_orders import Order
 from storage.trainings import WatchedTraining
 
@@ -151,7 +150,7 @@ class Training(commands.Cog, name=B.COG_NAME):
 
     @app_commands.command(name="trainings", description="Your trainings and how they are doing")
     async def trainings(self, interaction: discord.Interaction[LoraBot]) -> None:
-        rows = await training_orders.list_for_user(self.bot.db, interaction.user.id)
+        rows = await desk_of(self.bot).trainings_of(interaction.user.id)
         if not rows:
             await interaction.response.send_message(
                 "You have no trainings yet. Start one with /train.", ephemeral=True
@@ -159,14 +158,14 @@ class Training(commands.Cog, name=B.COG_NAME):
             return
         lines = []
         for row in rows:
-            state = row["status"]
-            if state == "pending" and row["steps_total"]:
-                state = f"training {row['steps_done']}/{row['steps_total']} steps"
+            state = row.status
+            if state == "pending" and row.steps_total:
+                state = f"training {row.steps_done}/{row.steps_total} steps"
             elif state == "pending":
                 state = "queued"
-            elif state == "failed" and row["error"]:
-                state = f"failed: {safe(str(row['error']), 120)}"
-            lines.append(f"**{safe(row['trigger_word'], 60, single_line=True)}** — {state}")
+            elif state == "failed" and row.error:
+                state = f"failed: {safe(str(row.error), 120)}"
+            lines.append(f"**{safe(row.trigger_word, 60, single_line=True)}** — {state}")
         credits = await self.bot.credits.available(interaction.user.id)
         embed = discord.Embed(title="Your trainings", description="\n".join(lines)[:4000])
         if credits:
