@@ -56,12 +56,12 @@ import libsql
 from aiohttp import web
 
 from bot.services.quota import QuotaLedger
-from bot.services.wallet.siwe import iso
 from cogs import EXTENSIONS
 from cogs.generate import flow as generate_flow
 from storage.db import Connection, Database, DatabaseConfig
 from storage.generation_batches import _COUNTS
 from storage.migrate import migrate
+from storage.timefmt import iso
 from tests.e2e.conftest import BotHarness
 from tests.fakes.discord import DiscordEmulator
 from tests.fakes.fal import FakeFal

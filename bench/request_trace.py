@@ -31,7 +31,7 @@ from tests.fakes.fal import FakeFal  # noqa: E402
 try:
     from tests.support.gallery_rows import WALLET_A, insert_loras, link_wallet, lora_row
 except ImportError:  # the layout before tests/support/
-    from tests.gallery_rows import (  # type: ignore[no-redef]
+    from tests.support.gallery_rows import (  # type: ignore[no-redef]
         WALLET_A,
         insert_loras,
         link_wallet,

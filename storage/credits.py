@@ -5,8 +5,9 @@
         +------- restore ------+---------------------+
 
 Every change is one conditional UPDATE on the credit's current status, so two tasks (or
-processes) can never both take one credit. The functions taking a `Connection` run in
-the database process, alone through `db.run` or inside a caller's `db.transaction`.
+processes) can never both take one credit. The `in_db_*` functions run in the database
+process: alone through this module's async functions, or inside another storage
+module's transaction (`storage.payments.claim`, `storage.trainings.record_submitted`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ _COLUMNS = (
     "id, discord_user_id, wallet_address, source, payment_id, status, note, created_at, "
     "reserved_at, consumed_at, training_id"
 )
+
+
+class CreditGone(Exception):
+    """The credit is no longer reserved for (nor available to) the training that wanted
+    to spend it: consumed, or reserved for another training. Raised inside a
+    transaction, it rolls the whole transaction back."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +69,7 @@ def _credit(row: Row) -> Credit:
     )
 
 
-def insert(conn: Connection, credit: Credit) -> None:
+def in_db_insert(conn: Connection, credit: Credit) -> None:
     conn.execute(
         f"INSERT INTO training_credits ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
         (
@@ -81,7 +88,7 @@ def insert(conn: Connection, credit: Credit) -> None:
     )
 
 
-def fetch(conn: Connection, credit_id: str) -> Credit | None:
+def in_db_get(conn: Connection, credit_id: str) -> Credit | None:
     row = conn.fetchone(
         f"SELECT {_COLUMNS} FROM training_credits WHERE id = ?",  # noqa: S608
         (credit_id,),
@@ -89,8 +96,12 @@ def fetch(conn: Connection, credit_id: str) -> Credit | None:
     return _credit(row) if row else None
 
 
+async def insert(db: Database, credit: Credit) -> None:
+    await db.run(in_db_insert, credit)
+
+
 async def get(db: Database, credit_id: str) -> Credit | None:
-    return await db.run(fetch, credit_id)
+    return await db.run(in_db_get, credit_id)
 
 
 async def list_available(db: Database, discord_user_id: int) -> list[Credit]:
@@ -111,7 +122,7 @@ async def find_by_training(db: Database, training_id: str) -> Credit | None:
     return _credit(row) if row else None
 
 
-def reserve(
+def in_db_reserve(
     conn: Connection, credit_id: str, training_id: str, discord_user_id: int, now: str
 ) -> Credit | None:
     """available -> reserved for `training_id`; None when the credit is not the user's
@@ -125,7 +136,7 @@ def reserve(
     return _credit(row) if row else None
 
 
-def reserve_oldest(
+def in_db_reserve_oldest(
     conn: Connection, discord_user_id: int, training_id: str, now: str
 ) -> Credit | None:
     """Reserve the user's oldest available credit for `training_id`; None if they have none."""
@@ -139,7 +150,9 @@ def reserve_oldest(
     return _credit(row) if row else None
 
 
-def consume(conn: Connection, credit_id: str, training_id: str, now: str | None = None) -> bool:
+def in_db_consume(
+    conn: Connection, credit_id: str, training_id: str, now: str | None = None
+) -> bool:
     """reserved for `training_id` (or still available) -> consumed by `training_id`.
     False when the credit is gone: consumed, or reserved for another training."""
     cursor = conn.execute(
@@ -151,7 +164,7 @@ def consume(conn: Connection, credit_id: str, training_id: str, now: str | None 
     return int(cursor.rowcount) == 1
 
 
-def restore(conn: Connection, credit_id: str, training_id: str | None = None) -> bool:
+def in_db_restore(conn: Connection, credit_id: str, training_id: str | None = None) -> bool:
     """reserved or consumed -> available again (fal never took the job, or the training
     failed). With `training_id`, only while the credit is still tied to that training."""
     cursor = conn.execute(
@@ -163,7 +176,7 @@ def restore(conn: Connection, credit_id: str, training_id: str | None = None) ->
     return int(cursor.rowcount) == 1
 
 
-def restore_for_training(conn: Connection, training_id: str) -> bool:
+def in_db_restore_for_training(conn: Connection, training_id: str) -> bool:
     """The credit that paid for `training_id` becomes available again."""
     cursor = conn.execute(
         "UPDATE training_credits SET status = 'available', reserved_at = NULL, "
@@ -172,6 +185,32 @@ def restore_for_training(conn: Connection, training_id: str) -> bool:
         (training_id,),
     )
     return int(cursor.rowcount) > 0
+
+
+async def reserve(
+    db: Database, credit_id: str, training_id: str, discord_user_id: int, *, now: str
+) -> Credit | None:
+    """available -> reserved for `training_id`; None when the credit is not the user's
+    or not available (any more)."""
+    return await db.run(in_db_reserve, credit_id, training_id, discord_user_id, now)
+
+
+async def reserve_oldest(
+    db: Database, discord_user_id: int, training_id: str, *, now: str
+) -> Credit | None:
+    """Reserve the user's oldest available credit for `training_id`; None if they have none."""
+    return await db.run(in_db_reserve_oldest, discord_user_id, training_id, now)
+
+
+async def restore(db: Database, credit_id: str, *, training_id: str | None = None) -> bool:
+    """reserved or consumed -> available again; with `training_id`, only while the credit
+    is still tied to that training."""
+    return await db.run(in_db_restore, credit_id, training_id)
+
+
+async def restore_for_training(db: Database, training_id: str) -> bool:
+    """The credit that paid for `training_id` becomes available again."""
+    return await db.run(in_db_restore_for_training, training_id)
 
 
 async def release_stale_reservations(db: Database, *, reserved_before: str) -> int:
@@ -185,8 +224,8 @@ async def release_stale_reservations(db: Database, *, reserved_before: str) -> i
     )
 
 
-def open_admin_credit(conn: Connection, credit: Credit) -> Credit:
-    """Runs inside `db.transaction`: the user's available admin credit, or `credit`
+def in_db_open_admin_credit(conn: Connection, credit: Credit) -> Credit:
+    """Runs inside `db.transaction` (see `open_admin_credit`): the user's available admin credit, or `credit`
     inserted. An admin who starts /train twice without finishing gets one credit."""
     row = conn.fetchone(
         f"SELECT {_COLUMNS} FROM training_credits WHERE discord_user_id = ? "  # noqa: S608
@@ -195,5 +234,11 @@ def open_admin_credit(conn: Connection, credit: Credit) -> Credit:
     )
     if row is not None:
         return _credit(row)
-    insert(conn, credit)
+    in_db_insert(conn, credit)
     return credit
+
+
+async def open_admin_credit(db: Database, credit: Credit) -> Credit:
+    """The user's available admin credit with `credit.note`, or `credit` inserted: one
+    transaction, so two /train clicks cannot both insert one."""
+    return await db.transaction(in_db_open_admin_credit, credit)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from storage import keyset, loras
 from storage.connection import Connection, Row
 from storage.db import Database
-from storage.keyset import Mode, Query, Window, read_window
-from storage.loras import Lora, op_get
+from storage.keyset import Mode, Query, Window
+from storage.loras import Lora
 
 COLUMNS = (
     "id, lora_training_id, wallet_address, prompt, image_url, image_width, image_height, "
@@ -60,14 +61,14 @@ def images_query(lora_id: str) -> Query:
 
 
 # --- Run in the database process ------------------------------------------------------------
-def op_detail(
+def in_db_detail(
     conn: Connection, lora_id: str, mode: Mode, anchor_id: str | None, size: int
 ) -> tuple[Lora | None, Window[GeneratedImage]]:
     """A LoRA and one page of the images generated from it: one round trip."""
-    lora = op_get(conn, lora_id)
+    lora = loras.in_db_get(conn, lora_id)
     if lora is None:
         return None, Window((), 0, False, False, Mode.FIRST)
-    window = read_window(
+    window = keyset.in_db_read_window(
         conn, images_query(lora.id), to_image, mode=mode, anchor_id=anchor_id, size=size
     )
     return lora, window
@@ -77,4 +78,4 @@ def op_detail(
 async def detail(
     db: Database, lora_id: str, *, mode: Mode, anchor_id: str | None, size: int
 ) -> tuple[Lora | None, Window[GeneratedImage]]:
-    return await db.run(op_detail, lora_id, mode, anchor_id, size)
+    return await db.run(in_db_detail, lora_id, mode, anchor_id, size)

@@ -29,7 +29,7 @@ class NewImage:
     seed: str | None
 
 
-def _reserve(
+def in_db_reserve(
     conn: Connection,
     batch_id: str,
     wallet: str,
@@ -72,7 +72,16 @@ async def reserve(
     limit: int | None,
 ) -> bool:
     return await db.run(
-        _reserve, batch_id, wallet, user_id, lora_id, prompt, now, window_start, fresh_after, limit
+        in_db_reserve,
+        batch_id,
+        wallet,
+        user_id,
+        lora_id,
+        prompt,
+        now,
+        window_start,
+        fresh_after,
+        limit,
     )
 
 
@@ -115,7 +124,7 @@ async def used(
     return [str(r["created_at"]) for r in rows]
 
 
-def _complete(
+def in_db_complete(
     conn: Connection,
     batch_id: str,
     lora_id: str,
@@ -155,7 +164,7 @@ async def complete(
     images: list[NewImage],
     now: str,
 ) -> bool:
-    return await db.run(_complete, batch_id, lora_id, wallet, prompt, images, now)
+    return await db.run(in_db_complete, batch_id, lora_id, wallet, prompt, images, now)
 
 
 async def release(db: Database, batch_id: str, *, now: str) -> bool:

@@ -3,7 +3,8 @@
 A page is asked for relative to an anchor row (the last row of the page before it, or
 the first row of the page after it), so every page costs one index range scan however
 deep it is. The last page is read from the oldest end. Runs inside the database
-process: callers are module-level functions that pass their own SQL fragments.
+process: callers are other modules' `in_db_*` functions that pass their own SQL
+fragments.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class Query:
     params: tuple[Any, ...]
 
 
-def count(conn: Connection, query: Query) -> int:
+def in_db_count(conn: Connection, query: Query) -> int:
     sql = f"SELECT COUNT(*) AS n FROM {query.table} WHERE {query.where}"  # noqa: S608  # constants only
     row = conn.fetchone(sql, query.params)
     return int(row["n"]) if row else 0
@@ -68,7 +69,7 @@ def _rows(
     return conn.fetchall(sql, (*query.params, *params, limit))
 
 
-def read_window(
+def in_db_read_window(
     conn: Connection,
     query: Query,
     convert: Callable[[Row], T],
@@ -82,7 +83,7 @@ def read_window(
     page holds `total % size` rows, so a stale total can shift it by a few rows until the
     caller's total is refreshed; the pages themselves are always read live)."""
     if total is None:
-        total = count(conn, query)
+        total = in_db_count(conn, query)
     anchor = _anchor(conn, query.table, anchor_id) if mode in (Mode.OLDER, Mode.NEWER) else None
     if mode in (Mode.OLDER, Mode.NEWER) and anchor is None:
         mode = Mode.FIRST  # the anchor row is gone: start again from the newest
@@ -92,7 +93,7 @@ def read_window(
         rows = _rows(conn, query, " AND (created_at, id) < (?, ?)", anchor, "DESC", size + 1)
         if rows:
             return _window(rows[:size], convert, total, True, len(rows) > size, mode)
-        mode, total = Mode.LAST, count(conn, query)  # nothing older any more
+        mode, total = Mode.LAST, in_db_count(conn, query)  # nothing older any more
     if mode is Mode.NEWER:
         assert anchor is not None
         rows = _rows(conn, query, " AND (created_at, id) > (?, ?)", anchor, "ASC", size + 1)

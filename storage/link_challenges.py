@@ -1,16 +1,17 @@
 """`siwe_challenges`: one-time link tokens, their nonce and the exact message text.
 
-Functions named `_…` run inside the database process (see storage/worker.py).
+Functions named `in_db_…` run inside the database process (see storage/__init__.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from storage.connection import Connection
 from storage.db import Database
+from storage.timefmt import iso, parse_time
 
 _COLUMNS = (
     "token, discord_user_id, discord_user_name, nonce, address, message, created_at, "
@@ -61,7 +62,7 @@ class OpenCount:
     oldest_open_expires_at: str | None
 
 
-def _create(
+def in_db_create(
     conn: Connection,
     challenge: Challenge,
     now: str,
@@ -101,8 +102,7 @@ def _create(
 
 def _day_before(iso_now: str) -> str:
     # Open tokens live 10 minutes: looking one day back bounds the scan by the index.
-    then = datetime.fromisoformat(iso_now.replace("Z", "+00:00")) - timedelta(days=1)
-    return then.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso(parse_time(iso_now) - timedelta(days=1))
 
 
 async def create(
@@ -114,7 +114,7 @@ async def create(
     max_open: int,
     max_per_minute: int,
 ) -> OpenCount | None:
-    return await db.run(_create, challenge, now, minute_ago, max_open, max_per_minute)
+    return await db.run(in_db_create, challenge, now, minute_ago, max_open, max_per_minute)
 
 
 async def get(db: Database, token: str) -> Challenge | None:
@@ -144,7 +144,7 @@ async def attach_interaction(
     )
 
 
-def _consume_and_link(
+def in_db_consume_and_link(
     conn: Connection, token: str, address: str, message: str, proof: str, now: str
 ) -> int | None:
     """Mark the token used and link the wallet, atomically. The `message = ?` guard makes
@@ -172,7 +172,7 @@ def _consume_and_link(
 async def consume_and_link(
     db: Database, token: str, *, address: str, message: str, proof: str, now: str
 ) -> int | None:
-    return await db.run(_consume_and_link, token, address, message, proof, now)
+    return await db.run(in_db_consume_and_link, token, address, message, proof, now)
 
 
 async def forget_interaction(db: Database, token: str) -> None:

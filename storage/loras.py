@@ -12,9 +12,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from storage import keyset
 from storage.connection import Connection, Row
 from storage.db import Database
-from storage.keyset import Mode, Query, Window, count, read_window
+from storage.keyset import Mode, Query, Window
 
 COLUMNS = (
     "id, request_id, wallet_address, trigger_word, steps, image_urls, lora_weights_url, "
@@ -126,7 +127,7 @@ def gallery_query(flt: LoraFilter) -> Query:
 
 
 # --- Run in the database process (module-level functions, see storage/worker.py) -------
-def op_gallery_window(
+def in_db_gallery_window(
     conn: Connection,
     flt: LoraFilter,
     mode: Mode,
@@ -134,29 +135,25 @@ def op_gallery_window(
     size: int,
     total: int | None,
 ) -> Window[Lora]:
-    return read_window(
+    return keyset.in_db_read_window(
         conn, gallery_query(flt), to_lora, mode=mode, anchor_id=anchor_id, size=size, total=total
     )
 
 
-def op_count(conn: Connection, flt: LoraFilter) -> int:
-    return count(conn, gallery_query(flt))
-
-
-def op_get(conn: Connection, lora_id: str) -> Lora | None:
+def in_db_get(conn: Connection, lora_id: str) -> Lora | None:
     row = conn.fetchone(f"SELECT {COLUMNS} FROM lora_trainings WHERE id = ?", (lora_id,))  # noqa: S608
     return None if row is None else to_lora(row)
 
 
-def op_find(conn: Connection, text: str) -> Lora | None:
+def in_db_find(conn: Connection, text: str) -> Lora | None:
     """By exact id, else the newest completed LoRA with exactly this trigger word
     (ignoring ASCII case)."""
     text = text.strip()
     if not text:
         return None
-    found = op_get(conn, text)
+    found = in_db_get(conn, text)
     if found is None and _HEX_ID.fullmatch(text.lower()):
-        found = op_get(conn, text.lower())
+        found = in_db_get(conn, text.lower())
     if found is not None:
         return found
     row = conn.fetchone(
@@ -180,7 +177,7 @@ def _choice(row: Row) -> LoraChoice:
     )
 
 
-def op_suggest(conn: Connection, text: str, limit: int) -> list[LoraChoice]:
+def in_db_suggest(conn: Connection, text: str, limit: int) -> list[LoraChoice]:
     """Completed LoRAs for autocomplete: id prefix, then trigger-word prefix (both index
     ranges), then trigger-word substring (a scan of the covering trigger index)."""
     text = " ".join(text.split())
@@ -243,16 +240,16 @@ async def gallery_window(
     size: int,
     total: int | None = None,
 ) -> Window[Lora]:
-    return await db.run(op_gallery_window, flt, mode, anchor_id, size, total)
+    return await db.run(in_db_gallery_window, flt, mode, anchor_id, size, total)
 
 
 async def get(db: Database, lora_id: str) -> Lora | None:
-    return await db.run(op_get, lora_id)
+    return await db.run(in_db_get, lora_id)
 
 
 async def find(db: Database, text: str) -> Lora | None:
-    return await db.run(op_find, text)
+    return await db.run(in_db_find, text)
 
 
 async def suggest(db: Database, text: str, limit: int = 25) -> list[LoraChoice]:
-    return await db.run(op_suggest, text, limit)
+    return await db.run(in_db_suggest, text, limit)

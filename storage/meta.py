@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from storage.db import Database
+from storage.timefmt import utc_now
 
 
 async def get(db: Database, key: str) -> str | None:
@@ -16,5 +15,5 @@ async def put(db: Database, key: str, value: str) -> None:
     await db.execute(
         "INSERT INTO bot_meta (key, value, updated_at) VALUES (?, ?, ?) "
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-        (key, value, datetime.now(UTC).isoformat(timespec="milliseconds")),
+        (key, value, utc_now()),
     )

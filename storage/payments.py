@@ -97,7 +97,7 @@ async def get_quote(db: Database, quote_id: str) -> Quote | None:
     )
 
 
-def _claim(conn: Connection, payment: NewPayment, credit: Credit, now: str) -> bool:
+def in_db_claim(conn: Connection, payment: NewPayment, credit: Credit, now: str) -> bool:
     """Runs inside `db.transaction`: the payment row, then its credit; False (nothing
     written) when this (tx_hash, payer) was claimed before."""
     row = conn.fetchone(
@@ -122,14 +122,14 @@ def _claim(conn: Connection, payment: NewPayment, credit: Credit, now: str) -> b
     )
     if row is None:
         return False
-    credits.insert(conn, credit)
+    credits.in_db_insert(conn, credit)
     return True
 
 
 async def claim(db: Database, payment: NewPayment, credit: Credit, *, now: str) -> bool:
     """Record a verified payment and the credit it buys, atomically. False when this
     (tx_hash, payer) was already claimed (then nothing is written)."""
-    return await db.transaction(_claim, payment, credit, now)
+    return await db.transaction(in_db_claim, payment, credit, now)
 
 
 def _payment(row: Row) -> PaymentRow:

@@ -1,9 +1,19 @@
 """Times as the tables store them: ISO 8601 UTC with milliseconds and a `Z`, the format
-of the web app's rows, so text order is time order. (Same as `bot.services.wallet.siwe.iso`.)"""
+of the web app's rows, so text order is time order. The one definition of that format:
+everything else (`bot.services.wallet.siwe` included) imports it from here."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+
+# What services take as `clock=`: the current time, aware and in UTC (tests pass a fake).
+Clock = Callable[[], datetime]
+
+
+def utc_clock() -> datetime:
+    """The default `Clock`: now, in UTC."""
+    return datetime.now(UTC)
 
 
 def iso(dt: datetime) -> str:
@@ -15,7 +25,7 @@ def parse_time(value: str) -> datetime:
 
 
 def utc_now() -> str:
-    return iso(datetime.now(UTC))
+    return iso(utc_clock())
 
 
 def stored(dt: datetime) -> datetime:

@@ -49,6 +49,39 @@ def _order(row: dict[str, Any]) -> Order:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class TrainingSummary:
+    """One of a user's trainings as /trainings lists it."""
+
+    lora_id: str
+    trigger_word: str
+    status: str  # lora_trainings.status: "pending", "completed" or "failed"
+    state: str | None  # training_jobs.state: the last state fal reported
+    steps_done: int | None
+    steps_total: int | None
+    queue_position: int | None
+    error: str | None
+    created_at: str
+
+
+def _opt_int(value: Any) -> int | None:
+    return int(value) if value not in (None, "") else None
+
+
+def _summary(row: dict[str, Any]) -> TrainingSummary:
+    return TrainingSummary(
+        lora_id=row["lora_training_id"],
+        trigger_word=row["trigger_word"],
+        status=row["status"],
+        state=row["state"],
+        steps_done=_opt_int(row["steps_done"]),
+        steps_total=_opt_int(row["steps_total"]),
+        queue_position=_opt_int(row["queue_position"]),
+        error=row["error"],
+        created_at=row["created_at"],
+    )
+
+
 async def create(db: Database, order: Order) -> None:
     await db.execute(
         "INSERT INTO training_orders (id, discord_user_id, wallet_address, channel_slug, "
@@ -105,15 +138,16 @@ async def set_submitted(db: Database, order_id: str, lora_id: str, *, now: str) 
 
 async def list_for_user(
     db: Database, discord_user_id: int, limit: int = 10
-) -> list[dict[str, Any]]:
+) -> list[TrainingSummary]:
     """The user's trainings, newest first, with their state."""
-    return await db.fetchall(
+    rows = await db.fetchall(
         "SELECT j.lora_training_id, t.trigger_word, t.status, j.state, j.steps_done, "
         "j.steps_total, j.queue_position, j.error, t.created_at "
         "FROM training_jobs j JOIN lora_trainings t ON t.id = j.lora_training_id "
         "WHERE j.discord_user_id = ? ORDER BY t.created_at DESC LIMIT ?",
         (str(discord_user_id), limit),
     )
+    return [_summary(r) for r in rows]
 
 
 async def set_tx_hash(db: Database, order_id: str, tx_hash: str, *, now: str) -> None:

@@ -1,7 +1,7 @@
 """Trainings: the web app's `lora_trainings` rows, the bot's `training_jobs` beside them,
 and the leases that let exactly one process watch each pending training.
 
-Functions named `_…` run inside the database process (see storage/worker.py).
+Functions named `in_db_…` run inside the database process (see storage/__init__.py).
 """
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from storage import credits
 from storage.connection import Connection
+from storage.credits import CreditGone
 from storage.db import Database
 
 
@@ -43,9 +45,19 @@ class WatchedTraining:
     created_at: str
 
 
-def insert_pending(conn: Connection, training: NewTraining) -> None:
-    """The seed's `pending` row (web-app format) and the bot's job row. Call inside the
-    transaction that also consumes the credit that paid for it."""
+@dataclass(frozen=True, slots=True)
+class TrainingJob:
+    """A training the bot submitted: its fal request, whose it is, where it stands."""
+
+    lora_id: str
+    request_id: str
+    discord_user_id: int | None
+    status: str  # lora_trainings.status: "pending", "completed" or "failed"
+
+
+def in_db_insert_pending(conn: Connection, training: NewTraining) -> None:
+    """The seed's `pending` row (web-app format) and the bot's job row. Runs inside the
+    transaction that also consumes the credit that paid for it (`record_submitted`)."""
     conn.execute(
         "INSERT INTO lora_trainings (id, request_id, wallet_address, trigger_word, steps, "
         "image_urls, lora_weights_url, status, created_at) "
@@ -77,11 +89,47 @@ def insert_pending(conn: Connection, training: NewTraining) -> None:
     )
 
 
+def in_db_record_submitted(conn: Connection, credit_id: str, training: NewTraining) -> None:
+    """Runs inside `db.transaction`: the credit is spent, the `pending` row and the job
+    are written. `CreditGone` (rolling everything back) when the credit is no longer
+    reserved for this training nor available."""
+    if not credits.in_db_consume(conn, credit_id, training.lora_id):
+        raise CreditGone(f"credit {credit_id} is not reserved for training {training.lora_id}")
+    in_db_insert_pending(conn, training)
+
+
+async def record_submitted(db: Database, credit_id: str, training: NewTraining) -> None:
+    """fal accepted the job: spend the credit and write the `pending` lora_trainings row
+    and its training_jobs row, all or nothing. Raises `CreditGone`."""
+    await db.transaction(in_db_record_submitted, credit_id, training)
+
+
 def _opt_int(value: Any) -> int | None:
     return int(value) if value not in (None, "") else None
 
 
-def _claim(conn: Connection, owner: str, now: str, until: str, limit: int) -> list[dict[str, Any]]:
+async def job_of(db: Database, lora_id: str) -> TrainingJob | None:
+    """The bot's job for a training, with the training's status; None when the bot did
+    not submit it (a web-app training, or no such id)."""
+    row = await db.fetchone(
+        "SELECT j.lora_training_id, j.request_id, j.discord_user_id, t.status "
+        "FROM training_jobs j JOIN lora_trainings t ON t.id = j.lora_training_id "
+        "WHERE j.lora_training_id = ?",
+        (lora_id,),
+    )
+    if row is None:
+        return None
+    return TrainingJob(
+        lora_id=row["lora_training_id"],
+        request_id=row["request_id"],
+        discord_user_id=_opt_int(row["discord_user_id"]),
+        status=row["status"],
+    )
+
+
+def in_db_claim(
+    conn: Connection, owner: str, now: str, until: str, limit: int
+) -> list[dict[str, Any]]:
     with conn.transaction():
         rows = conn.fetchall(
             "SELECT t.id, t.request_id, t.trigger_word, t.wallet_address, t.created_at, "
@@ -106,7 +154,7 @@ def _claim(conn: Connection, owner: str, now: str, until: str, limit: int) -> li
 async def claim(
     db: Database, *, owner: str, now: str, until: str, limit: int = 50
 ) -> list[WatchedTraining]:
-    rows = await db.run(_claim, owner, now, until, limit)
+    rows = await db.run(in_db_claim, owner, now, until, limit)
     return [
         WatchedTraining(
             lora_id=r["id"],
@@ -141,7 +189,7 @@ async def record_progress(
     )
 
 
-def _finish(
+def in_db_finish(
     conn: Connection,
     lora_id: str,
     status: str,
@@ -170,7 +218,7 @@ async def finish(
     db: Database, lora_id: str, *, status: str, weights_url: str | None, error: str | None, now: str
 ) -> bool:
     assert status in ("completed", "failed")
-    return await db.run(_finish, lora_id, status, weights_url, error, now)
+    return await db.run(in_db_finish, lora_id, status, weights_url, error, now)
 
 
 async def claim_notification(db: Database, lora_id: str, *, now: str) -> bool:

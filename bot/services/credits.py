@@ -8,18 +8,12 @@ lost (`training_id` is the `lora_trainings.id` chosen before anything is submitt
    credit. None: no credit (ask for payment).
 2. Submit to fal. If fal never accepted the job: `await ledger.restore(credit_id,
    training_id=training_id)`; the credit is available again.
-3. In the one transaction that writes the `pending` lora_trainings row, call the
-   module-level `consume(conn, credit_id, training_id)`:
-
-       def _record_submitted(conn, credit_id, training_id, ...):   # module level
-           consume(conn, credit_id, training_id)   # raises CreditUnavailable
-           conn.execute("INSERT INTO lora_trainings ...", (...))
-       await db.transaction(_record_submitted, credit_id, training_id, ...)
-
-   `consume` raises `CreditUnavailable` when the credit is no longer reserved for this
-   training (or available), which rolls the whole transaction back.
-4. When the training fails, call `restore_for_training(conn, training_id)` in the
-   transaction that marks the row `failed` (or `await ledger.restore_for_training(…)`).
+3. `await storage.trainings.record_submitted(db, credit_id, training)` consumes the
+   credit and writes the `pending` lora_trainings row and its job in one transaction.
+   It raises `storage.credits.CreditGone` (nothing written) when the credit is no longer
+   reserved for this training (or available); `TrainingDesk` turns that into
+   `CreditUnavailable`.
+4. When the training fails: `await ledger.restore_for_training(training_id)`.
 
 A process that dies between steps 1 and 3 leaves a reservation without a training row;
 `release_stale_reservations` (run at start) makes such credits available again.
@@ -29,15 +23,14 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable
+from datetime import timedelta
 
 from bot.errors import UserFacingError
 from storage import credits as store
-from storage.connection import Connection
 from storage.credits import AVAILABLE, FROM_ADMIN, Credit
 from storage.db import Database
-from storage.timefmt import iso, stored
+from storage.timefmt import Clock, iso, stored, utc_clock
 
 log = logging.getLogger(__name__)
 
@@ -62,41 +55,13 @@ class NotAnAdminWallet(UserFacingError):
         super().__init__(message)
 
 
-def consume(conn: Connection, credit_id: str, training_id: str) -> None:
-    """Mark the credit consumed by `training_id`. Module level: call it inside the
-    transaction that writes the training's `pending` row. Raises `CreditUnavailable`
-    (rolling that transaction back) when the credit is not reserved for this training
-    nor available."""
-    if not store.consume(conn, credit_id, training_id):
-        raise CreditUnavailable()
-
-
-def restore_for_training(conn: Connection, training_id: str) -> bool:
-    """Give back the credit that paid for `training_id` (module level, for use inside
-    the transaction that marks the training failed). False if none was tied to it."""
-    return store.restore_for_training(conn, training_id)
-
-
-def _reserve(
-    conn: Connection, credit_id: str, training_id: str, discord_user_id: int, now: str
-) -> Credit:
-    credit = store.reserve(conn, credit_id, training_id, discord_user_id, now)
-    if credit is None:
-        raise CreditUnavailable()
-    return credit
-
-
-def _restore(conn: Connection, credit_id: str, training_id: str | None) -> bool:
-    return store.restore(conn, credit_id, training_id)
-
-
 class CreditLedger:
     def __init__(
         self,
         db: Database,
         *,
         admin_wallets: Iterable[str] = (),
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_clock,
     ) -> None:
         self.db = db
         self.admins = {a.lower() for a in admin_wallets}
@@ -114,42 +79,47 @@ class CreditLedger:
 
     async def reserve(self, credit_id: str, *, discord_user_id: int, training_id: str) -> Credit:
         """Hold this credit for `training_id`. Raises `CreditUnavailable`."""
-        return await self.db.run(
-            _reserve, credit_id, training_id, discord_user_id, iso(self.clock())
+        credit = await store.reserve(
+            self.db, credit_id, training_id, discord_user_id, now=iso(self.clock())
         )
+        if credit is None:
+            raise CreditUnavailable()
+        return credit
 
     async def reserve_next(self, discord_user_id: int, training_id: str) -> Credit | None:
         """Hold the user's oldest available credit for `training_id`; None if none."""
-        return await self.db.run(
-            store.reserve_oldest, discord_user_id, training_id, iso(self.clock())
+        return await store.reserve_oldest(
+            self.db, discord_user_id, training_id, now=iso(self.clock())
         )
 
     async def restore(self, credit_id: str, *, training_id: str | None = None) -> bool:
         """Make a reserved or consumed credit available again. With `training_id`, only
         while it is still tied to that training (a late call cannot free a credit that
         already pays for another)."""
-        restored = await self.db.run(_restore, credit_id, training_id)
+        restored = await store.restore(self.db, credit_id, training_id=training_id)
         if restored:
             log.info("training credit restored", extra={"credit_id": credit_id})
         return restored
 
     async def restore_for_training(self, training_id: str) -> bool:
-        return await self.db.run(store.restore_for_training, training_id)
+        """Give back the credit that paid for `training_id` (the training failed or was
+        cancelled). False if none was tied to it."""
+        return await store.restore_for_training(self.db, training_id)
 
     async def admin_credit(self, discord_user_id: int, wallet: str) -> Credit:
         """A credit for a wallet in ADMIN_WALLETS (no payment). Reuses the user's unused
         admin credit, so abandoned /train attempts do not pile credits up."""
         if not self.is_admin(wallet):
             raise NotAnAdminWallet()
-        return await self.db.transaction(
-            store.open_admin_credit, self._new_admin_credit(discord_user_id, wallet, None)
+        return await store.open_admin_credit(
+            self.db, self._new_admin_credit(discord_user_id, wallet, None)
         )
 
     async def grant(self, discord_user_id: int, wallet: str, *, reason: str) -> Credit:
         """An operator's credit (a payment that could not be verified automatically, a
         goodwill gesture). Always a new one; `reason` is kept in the row's note."""
         credit = self._new_admin_credit(discord_user_id, wallet, reason)
-        await self.db.run(store.insert, credit)
+        await store.insert(self.db, credit)
         log.info("training credit granted", extra={"credit_id": credit.id})
         return credit
 
@@ -179,6 +149,4 @@ __all__ = [
     "CreditLedger",
     "CreditUnavailable",
     "NotAnAdminWallet",
-    "consume",
-    "restore_for_training",
 ]

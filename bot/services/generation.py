@@ -132,7 +132,8 @@ class ImageGenerator:
         link = await wallets.get_link(self.db, user_id)
         if link is None:
             raise WalletRequired()
-        lora = await loras.get(self.db, lora_ref.strip()) or await loras.find(self.db, lora_ref)
+        # By exact id first, then by trigger word: one round trip (`loras.find`).
+        lora = await loras.find(self.db, lora_ref)
         if lora is None:
             raise LoraUnavailable("LoRA not found. Pick one from the list, or browse /loras.")
         if lora.status == "pending":

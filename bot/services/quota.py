@@ -7,15 +7,15 @@ release on failure. Admin wallets are exempt but still recorded.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from bot.errors import Moment, Part, UserFacingError
-from bot.services.wallet.siwe import iso, parse_time
 from storage import generation_batches
 from storage.db import Database
 from storage.generation_batches import NewImage
+from storage.timefmt import Clock, iso, parse_time, utc_clock
 
 DEFAULT_LIMIT = 8
 DEFAULT_WINDOW = timedelta(hours=24)
@@ -71,7 +71,7 @@ class QuotaLedger:
         window: timedelta = DEFAULT_WINDOW,
         reservation_timeout: timedelta = DEFAULT_RESERVATION_TIMEOUT,
         admin_wallets: Iterable[str] = (),
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_clock,
     ) -> None:
         self.db = db
         self.limit = limit

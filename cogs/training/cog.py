@@ -15,7 +15,6 @@ from cogs.common.text import safe
 from cogs.training import render
 from cogs.training.notifier import DiscordTrainingNotifier
 from cogs.training.views import TrainButton, view_of
-from storage import training_orders
 
 if TYPE_CHECKING:
     from bot.app import LoraBot
@@ -74,7 +73,7 @@ class Training(commands.Cog, name="Training"):
 
     @app_commands.command(name="trainings", description="Your trainings and how they are doing")
     async def trainings(self, interaction: discord.Interaction[LoraBot]) -> None:
-        rows = await training_orders.list_for_user(self.bot.db, interaction.user.id)
+        rows = await self.bot.services.training.trainings_of(interaction.user.id)
         if not rows:
             await interaction.response.send_message(
                 "You have no trainings yet. Start one with /train.", ephemeral=True
@@ -82,14 +81,14 @@ class Training(commands.Cog, name="Training"):
             return
         lines = []
         for row in rows:
-            state = row["status"]
-            if state == "pending" and row["steps_total"]:
-                state = f"training {row['steps_done']}/{row['steps_total']} steps"
+            state = row.status
+            if state == "pending" and row.steps_total:
+                state = f"training {row.steps_done}/{row.steps_total} steps"
             elif state == "pending":
                 state = "queued"
-            elif state == "failed" and row["error"]:
-                state = f"failed: {safe(str(row['error']), 120)}"
-            lines.append(f"**{safe(row['trigger_word'], 60, single_line=True)}** — {state}")
+            elif state == "failed" and row.error:
+                state = f"failed: {safe(str(row.error), 120)}"
+            lines.append(f"**{safe(row.trigger_word, 60, single_line=True)}** — {state}")
         credits = await self.bot.services.credits.available(interaction.user.id)
         embed = discord.Embed(title="Your trainings", description="\n".join(lines)[:4000])
         if credits:

@@ -11,7 +11,8 @@ import pytest
 from bot.clients.fal import configure_endpoints
 from bot.clients.fal_training import FalTrainer, TrainingStatus, progress_from_logs
 from bot.services.training.watcher import TrainingOutcome, TrainingWatcher
-from storage import trainings
+from storage import credits, trainings
+from storage.credits import Credit
 from storage.db import Database
 from storage.trainings import NewTraining, WatchedTraining
 from tests.fakes.fal_training import FakeFalTraining
@@ -78,8 +79,22 @@ async def start_training(db: Database, fal: FakeFalTraining, *, user: int | None
             db, [{**lora_row(lora_id=lora_id, status="pending", weights=None), "request_id": rid}]
         )
         return lora_id
-    await db.transaction(
-        trainings.insert_pending,
+    credit_id = f"credit-{lora_id}"
+    await credits.insert(
+        db,
+        Credit(
+            id=credit_id,
+            discord_user_id=user,
+            wallet="0x1234567890AbcdEF1234567890aBcdef12345678",
+            source="admin",
+            payment_id=None,
+            status="available",
+            created_at=datetime(2026, 11, 22, 11, 58, tzinfo=UTC),
+        ),
+    )
+    await trainings.record_submitted(
+        db,
+        credit_id,
         NewTraining(
             lora_id=lora_id,
             request_id=rid,
@@ -90,7 +105,7 @@ async def start_training(db: Database, fal: FakeFalTraining, *, user: int | None
             discord_user_id=user,
             channel_id=7,
             progress_message_id=1234,
-            credit_id="credit-1",
+            credit_id=credit_id,
             created_at="2026-11-22T11:59:00.000Z",
         ),
     )

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -28,7 +27,7 @@ from bot.errors import ServiceUnavailable, UserFacingError
 from storage import payments as store
 from storage.db import Database
 from storage.payments import Quote
-from storage.timefmt import stored
+from storage.timefmt import Clock, stored, utc_clock
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +102,7 @@ class PriceFeed:
         feed_address: str,
         *,
         max_age: timedelta = DEFAULT_MAX_AGE,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_clock,
     ) -> None:
         self.rpc = rpc
         self.address = feed_address
@@ -193,7 +192,7 @@ class Quoter:
         price_usd: Decimal,
         *,
         validity: timedelta = DEFAULT_VALIDITY,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_clock,
     ) -> None:
         if price_usd <= 0:
             raise ValueError("price_usd must be positive")

@@ -34,9 +34,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Literal
 
 from bot.clients import chain as chain_reads
@@ -64,7 +62,7 @@ from storage import payments as store
 from storage.credits import AVAILABLE, FROM_PAYMENT, Credit
 from storage.db import Database
 from storage.payments import NewPayment, Quote
-from storage.timefmt import iso, stored
+from storage.timefmt import Clock, iso, stored, utc_clock
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +130,7 @@ class PaymentVerifier:
         min_confirmations: int = 2,
         chain_id: int = BASE_CHAIN_ID,
         use_call_traces: bool = True,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_clock,
     ) -> None:
         if min_confirmations < 1:
             raise ValueError("min_confirmations must be at least 1")

@@ -12,23 +12,21 @@ import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from bot.clients.arena import ArenaChannel, ArenaClient, check_image_count, parse_channel_ref
 from bot.clients.fal import FalStorage
 from bot.clients.fal_training import FalTrainer
 from bot.clients.media import MediaFetcher
 from bot.errors import NotConfigured, UserFacingError
-from bot.services.credits import CreditLedger
-from bot.services.credits import consume as consume_credit
+from bot.services.credits import CreditLedger, CreditUnavailable
 from bot.services.payments.prices import Quoter, format_eth
 from bot.services.payments.verifier import PaymentResult, PaymentVerifier
 from bot.services.training.images import prepare_training_zip, upload_zip
-from bot.services.wallet.siwe import iso
 from storage import training_orders, trainings, wallets
-from storage.connection import Connection
+from storage.credits import CreditGone
 from storage.db import Database
-from storage.training_orders import CANCELLED, DRAFT, SUBMITTING, Order
+from storage.timefmt import Clock, iso, utc_clock
+from storage.training_orders import CANCELLED, DRAFT, SUBMITTING, Order, TrainingSummary
 from storage.trainings import NewTraining
 
 log = logging.getLogger(__name__)
@@ -104,12 +102,6 @@ class PaymentDetails:
 Announce = Callable[[str, Order], Awaitable[tuple[int, int] | None]]
 
 
-def _record_submitted(conn: Connection, credit_id: str, training: NewTraining) -> None:
-    """One transaction: the credit is spent, the `pending` row and job are written."""
-    consume_credit(conn, credit_id, training.lora_id)  # raises if the credit is gone
-    trainings.insert_pending(conn, training)
-
-
 class TrainingDesk:
     def __init__(
         self,
@@ -124,7 +116,7 @@ class TrainingDesk:
         verifier: PaymentVerifier | None,
         min_images: int = 4,
         max_images: int = 200,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_clock,
     ) -> None:
         self.db = db
         self.arena = arena
@@ -298,41 +290,41 @@ class TrainingDesk:
         except Exception:
             log.warning("could not post the progress message", exc_info=True)
         now = iso(self.clock())
-        await self.db.transaction(
-            _record_submitted,
-            credit.id,
-            NewTraining(
-                lora_id=lora_id,
-                request_id=request_id,
-                wallet=order.wallet,
-                trigger_word=order.trigger_word,
-                steps=order.steps,
-                image_urls=tuple(i.original_url or i.display_url for i in channel.images),
-                discord_user_id=user_id,
-                channel_id=where[0] if where else None,
-                progress_message_id=where[1] if where else None,
-                credit_id=credit.id,
-                created_at=now,
-            ),
+        training = NewTraining(
+            lora_id=lora_id,
+            request_id=request_id,
+            wallet=order.wallet,
+            trigger_word=order.trigger_word,
+            steps=order.steps,
+            image_urls=tuple(i.original_url or i.display_url for i in channel.images),
+            discord_user_id=user_id,
+            channel_id=where[0] if where else None,
+            progress_message_id=where[1] if where else None,
+            credit_id=credit.id,
+            created_at=now,
         )
+        try:
+            await trainings.record_submitted(self.db, credit.id, training)
+        except CreditGone as gone:
+            raise CreditUnavailable() from gone
         await training_orders.set_submitted(self.db, order.id, lora_id, now=now)
         log.info("training submitted", extra={"lora_id": lora_id, "request_id": request_id})
         return Submitted(lora_id, request_id, prepared.image_count, len(prepared.skipped))
 
+    async def trainings_of(self, discord_user_id: int) -> list[TrainingSummary]:
+        """The user's trainings, newest first, with how each is doing."""
+        return await training_orders.list_for_user(self.db, discord_user_id)
+
     async def cancel(self, lora_id: str, user_id: int) -> bool:
         """Cancel while fal still has it queued; the credit comes back. False: too late."""
         trainer, _ = self._require_fal()
-        row = await self.db.fetchone(
-            "SELECT j.request_id, j.discord_user_id, t.status FROM training_jobs j "
-            "JOIN lora_trainings t ON t.id = j.lora_training_id WHERE j.lora_training_id = ?",
-            (lora_id,),
-        )
-        if row is None or int(row["discord_user_id"]) != user_id:
+        job = await trainings.job_of(self.db, lora_id)
+        if job is None or job.discord_user_id != user_id:
             raise TrainingRefused("That training isn't yours to cancel.")
-        if row["status"] != "pending":
+        if job.status != "pending":
             raise TrainingRefused("That training has already finished.")
-        status = await trainer.status(row["request_id"])
-        if status.state != "queued" or not await trainer.cancel(row["request_id"]):
+        status = await trainer.status(job.request_id)
+        if status.state != "queued" or not await trainer.cancel(job.request_id):
             return False
         if await trainings.finish(
             self.db,

@@ -12,14 +12,14 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Protocol
 
 from bot.clients.fal import FalUnavailable
 from bot.clients.fal_training import FalTrainer, TrainingStatus
-from bot.services.wallet.siwe import iso
 from storage import trainings
 from storage.db import Database, DatabaseError
+from storage.timefmt import Clock, iso, utc_clock
 from storage.trainings import WatchedTraining
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ class TrainingWatcher:
         restore_credit: CreditRestorer | None = None,
         owner: str | None = None,
         lease: timedelta = DEFAULT_LEASE,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_clock,
     ) -> None:
         self.db = db
         self.trainer = trainer

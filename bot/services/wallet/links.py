@@ -9,9 +9,8 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from bot.clients.rpc import JsonRpcClient
@@ -25,15 +24,14 @@ from bot.services.wallet.siwe import (
     build_message,
     check_fields,
     checksum,
-    iso,
     normalise_signature,
     parse_message,
-    parse_time,
     recover_signer,
 )
 from storage import link_challenges, wallets
 from storage.db import Database
 from storage.link_challenges import Challenge
+from storage.timefmt import Clock, iso, parse_time, utc_clock
 from storage.wallets import WalletLink
 
 log = logging.getLogger(__name__)
@@ -90,7 +88,7 @@ class WalletLinker:
         origin: SigningOrigin | NotConfigured,
         *,
         rpc: JsonRpcClient | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_clock,
         max_open: int = 3,
         max_per_minute: int = 5,
     ) -> None:
@@ -152,6 +150,15 @@ class WalletLinker:
         await link_challenges.attach_interaction(
             self.db, token, application_id, interaction_token, message_id
         )
+
+    # --- the link itself -----------------------------------------------------------
+    async def link_of(self, user_id: int) -> WalletLink | None:
+        """The wallet this Discord user has proven, if any."""
+        return await wallets.get_link(self.db, user_id)
+
+    async def unlink(self, user_id: int) -> bool:
+        """Forget the user's wallet; False if none was linked."""
+        return await wallets.remove_link(self.db, user_id)
 
     # --- the message ----------------------------------------------------------------
     async def _open_challenge(self, token: str, user_id: int | None) -> Challenge:
@@ -259,12 +266,6 @@ class WalletLinker:
             )
         return result.proof
 
-    async def link_of(self, user_id: int) -> WalletLink | None:
-        return await wallets.get_link(self.db, user_id)
-
-    async def unlink(self, user_id: int) -> bool:
-        return await wallets.remove_link(self.db, user_id)
-
     async def forget_interaction(self, token: str) -> None:
         await link_challenges.forget_interaction(self.db, token)
 
@@ -272,4 +273,12 @@ class WalletLinker:
         return await link_challenges.purge(self.db, expired_before=iso(self.clock() - older_than))
 
 
-__all__ = ["LinkRefused", "LinkResult", "SigningOrigin", "SiweError", "SlowDown", "WalletLinker"]
+__all__ = [
+    "LinkRefused",
+    "LinkResult",
+    "SigningOrigin",
+    "SiweError",
+    "SlowDown",
+    "WalletLink",
+    "WalletLinker",
+]

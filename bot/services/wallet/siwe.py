@@ -11,13 +11,17 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils.address import is_address, to_checksum_address
 
 from bot.errors import UserFacingError
+
+# SIWE times use the stored format, defined once in storage.timefmt (re-exported here).
+from storage.timefmt import iso as iso
+from storage.timefmt import parse_time as parse_time
 
 with warnings.catch_warnings():
     # abnf 2.8 warns about redefined core rules while siwe loads its grammar.
@@ -46,14 +50,6 @@ class Expectations:
     max_age: timedelta | None = MESSAGE_TTL
     # How far in the future an issued-at may lie (clock skew); None: no limit.
     max_future: timedelta | None = CLOCK_SKEW
-
-
-def iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def checksum(address: str) -> str:

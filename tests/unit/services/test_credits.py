@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.services.credits import (
-    CreditLedger,
-    CreditUnavailable,
-    NotAnAdminWallet,
-    consume,
-    restore_for_training,
-)
+from bot.services.credits import CreditLedger, CreditUnavailable, NotAnAdminWallet
 from storage import credits as store
-from storage.connection import Connection
-from storage.credits import Credit
-from storage.db import Database
+from storage import trainings
+from storage.credits import Credit, CreditGone
+from storage.db import Database, DatabaseError
+from storage.trainings import NewTraining
 
 USER = 4242
 OTHER = 5151
@@ -56,26 +50,42 @@ async def paid_credit(db: Database, clock: Clock, user: int = USER) -> Credit:
         status="available",
         created_at=clock(),
     )
-    await db.run(store.insert, credit)
+    await store.insert(db, credit)
     clock.now += timedelta(seconds=1)
     return credit
 
 
-# The training engineer's transaction, as the credits module documents it: module level.
-def record_submitted(conn: Connection, credit_id: str, training_id: str, fail: bool) -> None:
-    consume(conn, credit_id, training_id)
-    conn.execute(
-        "INSERT INTO lora_trainings (id, request_id, wallet_address, trigger_word, steps, "
-        "image_urls, status, created_at) VALUES (?, ?, ?, 'tok', 1000, ?, 'pending', ?)",
-        (training_id, f"req-{training_id}", WALLET, json.dumps([]), "2026-11-22T12:00:00.000Z"),
+# The training's transaction, as the credits module documents it: one storage unit.
+async def record_submitted(db: Database, credit_id: str, training_id: str) -> None:
+    await trainings.record_submitted(
+        db,
+        credit_id,
+        NewTraining(
+            lora_id=training_id,
+            request_id=f"req-{training_id}",
+            wallet=WALLET,
+            trigger_word="tok",
+            steps=1000,
+            image_urls=(),
+            discord_user_id=USER,
+            channel_id=None,
+            progress_message_id=None,
+            credit_id=credit_id,
+            created_at="2026-11-22T12:00:00.000Z",
+        ),
     )
-    if fail:
-        raise LookupError("something after the insert failed")
 
 
-def mark_failed(conn: Connection, training_id: str) -> bool:
-    conn.execute("UPDATE lora_trainings SET status = 'failed' WHERE id = ?", (training_id,))
-    return restore_for_training(conn, training_id)
+async def mark_failed(db: Database, ledger: CreditLedger, training_id: str) -> bool:
+    await trainings.finish(
+        db,
+        training_id,
+        status="failed",
+        weights_url=None,
+        error="boom",
+        now="2026-11-22T13:00:00.000Z",
+    )
+    return await ledger.restore_for_training(training_id)
 
 
 async def training_rows(db: Database) -> int:
@@ -96,7 +106,7 @@ async def test_reserve_consume_in_the_training_transaction(
     assert reserved.reserved_at == clock.now
     assert await ledger.available(USER) == []
 
-    await db.transaction(record_submitted, credit.id, "t1", False)
+    await record_submitted(db, credit.id, "t1")
 
     used = await ledger.get(credit.id)
     assert used is not None
@@ -111,8 +121,14 @@ async def test_a_failed_training_transaction_leaves_the_credit_reserved(
     credit = await paid_credit(db, clock)
     await ledger.reserve(credit.id, discord_user_id=USER, training_id="t1")
 
-    with pytest.raises(LookupError):
-        await db.transaction(record_submitted, credit.id, "t1", True)
+    # Something after the credit is spent fails (here: the job row exists already).
+    await db.execute(
+        "INSERT INTO training_jobs (lora_training_id, request_id, discord_user_id, state, "
+        "created_at, updated_at) VALUES ('t1', 'req-old', ?, 'queued', ?, ?)",
+        (str(USER), "2026-11-22T11:00:00.000Z", "2026-11-22T11:00:00.000Z"),
+    )
+    with pytest.raises(DatabaseError):
+        await record_submitted(db, credit.id, "t1")
 
     after = await ledger.get(credit.id)
     assert after is not None
@@ -126,13 +142,13 @@ async def test_consuming_a_credit_reserved_for_another_training_rolls_everything
     credit = await paid_credit(db, clock)
     await ledger.reserve(credit.id, discord_user_id=USER, training_id="t1")
 
-    with pytest.raises(CreditUnavailable, match="already used"):
-        await db.transaction(record_submitted, credit.id, "t2", False)
+    with pytest.raises(CreditGone):
+        await record_submitted(db, credit.id, "t2")
 
     assert await training_rows(db) == 0
-    await db.transaction(record_submitted, credit.id, "t1", False)
-    with pytest.raises(CreditUnavailable):  # consumed now: no second training
-        await db.transaction(record_submitted, credit.id, "t3", False)
+    await record_submitted(db, credit.id, "t1")
+    with pytest.raises(CreditGone):  # consumed now: no second training
+        await record_submitted(db, credit.id, "t3")
     assert await training_rows(db) == 1
 
 
@@ -151,17 +167,17 @@ async def test_restore_when_fal_never_took_the_job(
     assert (back[0].status, back[0].training_id, back[0].reserved_at) == ("available", None, None)
 
 
-async def test_a_failed_training_gives_its_credit_back_in_the_same_transaction(
+async def test_a_failed_training_gives_its_credit_back(
     db: Database, ledger: CreditLedger, clock: Clock
 ) -> None:
     credit = await paid_credit(db, clock)
     await ledger.reserve(credit.id, discord_user_id=USER, training_id="t1")
-    await db.transaction(record_submitted, credit.id, "t1", False)
+    await record_submitted(db, credit.id, "t1")
 
-    assert await db.transaction(mark_failed, "t1")
+    assert await mark_failed(db, ledger, "t1")
 
     assert [c.id for c in await ledger.available(USER)] == [credit.id]
-    assert not await db.transaction(mark_failed, "t1")  # nothing tied to it any more
+    assert not await mark_failed(db, ledger, "t1")  # nothing tied to it any more
 
 
 async def test_reserve_refuses_another_users_or_a_used_credit(

@@ -302,3 +302,14 @@ async def test_expired_requests_are_purged_after_a_day(
     assert await linker.purge_expired(older_than=timedelta(days=1)) == 1
     rows = await db.fetchall("SELECT token FROM siwe_challenges")
     assert [r["token"] for r in rows] == [fresh.token]
+
+
+async def test_link_of_and_unlink(linker: WalletLinker, key: LocalAccount) -> None:
+    assert await linker.link_of(ALICE) is None
+    assert not await linker.unlink(ALICE)
+    token, text = await prepared(linker, key)
+    await linker.complete(token, sign(key, text), user_id=ALICE)
+    link = await linker.link_of(ALICE)
+    assert link is not None and (link.wallet_address, link.proof) == (key.address, "eoa")
+    assert await linker.unlink(ALICE)
+    assert await linker.link_of(ALICE) is None
