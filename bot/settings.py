@@ -337,9 +337,6 @@ class Settings(BaseSettings):
         ]
         return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
 
-    def is_admin(self, address: str) -> bool:
-        return address.lower() in {a.lower() for a in self.admin_wallets}
-
 
 def _env_name(loc: tuple[int | str, ...]) -> str:
     if not loc:

@@ -25,6 +25,7 @@ from bot.clients.fal_training import FalTrainer
 from bot.clients.media import MediaFetcher
 from bot.clients.rpc import JsonRpcClient
 from bot.errors import NotConfigured
+from bot.services.admin import AdminWallets
 from bot.services.credits import CreditLedger
 from bot.services.gallery import Gallery
 from bot.services.generation import ImageGenerator
@@ -104,12 +105,13 @@ async def _payments(
 
 async def build_services(settings: Settings, db: Database, http: aiohttp.ClientSession) -> Services:
     rpc = _rpc(settings, http)
+    admins = AdminWallets.of(settings.admin_wallets)
     quota = QuotaLedger(
         db,
-        admin_wallets=settings.admin_wallets,
+        admins=admins,
         reservation_timeout=timedelta(seconds=settings.generation_reservation_seconds),
     )
-    credits = CreditLedger(db, admin_wallets=settings.admin_wallets)
+    credits = CreditLedger(db, admins=admins)
 
     fal = storage = trainer = None
     if settings.fal_key is not None:

@@ -24,6 +24,18 @@ def parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+def read_time(value: object) -> datetime | None:
+    """A time read from a row anyone may have written (the web app, an older bot, a
+    hand edit): any ISO 8601 form, UTC when it names no zone; None when unreadable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
 def utc_now() -> str:
     return iso(utc_clock())
 

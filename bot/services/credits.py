@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Iterable
 from datetime import timedelta
 
 from bot.errors import UserFacingError
+from bot.services.admin import NO_ADMINS, AdminWallets
 from storage import credits as store
 from storage.credits import AVAILABLE, FROM_ADMIN, Credit
 from storage.db import Database
@@ -60,15 +60,15 @@ class CreditLedger:
         self,
         db: Database,
         *,
-        admin_wallets: Iterable[str] = (),
+        admins: AdminWallets = NO_ADMINS,
         clock: Clock = utc_clock,
     ) -> None:
         self.db = db
-        self.admins = {a.lower() for a in admin_wallets}
+        self.admins = admins
         self.clock = clock
 
     def is_admin(self, wallet: str) -> bool:
-        return wallet.lower() in self.admins
+        return wallet in self.admins
 
     async def available(self, discord_user_id: int) -> list[Credit]:
         """The user's unused credits, oldest first."""

@@ -7,11 +7,11 @@ release on failure. Admin wallets are exempt but still recorded.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.errors import Moment, Part, UserFacingError
+from bot.services.admin import NO_ADMINS, AdminWallets
 from storage import generation_batches
 from storage.db import Database
 from storage.generation_batches import NewImage
@@ -70,18 +70,18 @@ class QuotaLedger:
         limit: int = DEFAULT_LIMIT,
         window: timedelta = DEFAULT_WINDOW,
         reservation_timeout: timedelta = DEFAULT_RESERVATION_TIMEOUT,
-        admin_wallets: Iterable[str] = (),
+        admins: AdminWallets = NO_ADMINS,
         clock: Clock = utc_clock,
     ) -> None:
         self.db = db
         self.limit = limit
         self.window = window
         self.reservation_timeout = reservation_timeout
-        self.admins = {a.lower() for a in admin_wallets}
+        self.admins = admins
         self.clock = clock
 
     def is_exempt(self, wallet: str) -> bool:
-        return wallet.lower() in self.admins
+        return wallet in self.admins
 
     def _bounds(self) -> tuple[datetime, str, str]:
         now = self.clock()

@@ -10,6 +10,7 @@ from storage.db import DatabaseError
 from storage.generated_images import GeneratedImage
 from storage.keyset import Mode
 from storage.loras import COMPLETED, Lora, LoraChoice, LoraFilter
+from storage.timefmt import read_time, utc_clock
 from storage.training_orders import Order
 from storage.trainings import WatchedTraining
 from storage.wallets import WalletLink
@@ -26,5 +27,7 @@ __all__ = [
     "TrainingStatus",
     "WalletLink",
     "WatchedTraining",
+    "read_time",
     "small_variant",
+    "utc_clock",
 ]

@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import discord
 
 from bot.services.gallery import IMAGES_PER_PAGE, LORAS_PER_PAGE, GalleryPage, LoraDetail, Paging
-from bot.services.records import COMPLETED, GeneratedImage, Lora, LoraFilter, small_variant
+from bot.services.records import (
+    COMPLETED,
+    GeneratedImage,
+    Lora,
+    LoraFilter,
+    read_time,
+    small_variant,
+)
 from cogs.common.text import (
     basescan_address_url,
     code_block,
@@ -66,12 +72,10 @@ def creator_link(address: str) -> str:
 
 def parse_time(text: str) -> int | None:
     """Unix seconds of an ISO 8601 timestamp (UTC when it names no zone)."""
+    moment = read_time(text)
     try:
-        moment = datetime.fromisoformat(text.strip())
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return int(moment.timestamp())
-    except (ValueError, OverflowError, OSError):
+        return None if moment is None else int(moment.timestamp())
+    except (OverflowError, OSError):
         return None
 
 

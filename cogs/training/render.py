@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import discord
 
-from bot.services.records import TrainingStatus, WatchedTraining
+from bot.services.records import TrainingStatus, WatchedTraining, read_time, utc_clock
 from bot.services.training.desk import Preview
 from bot.services.training.watcher import TrainingOutcome
 from cogs.common.text import safe, short_address
@@ -25,11 +23,10 @@ def progress_bar(done: int, total: int) -> str:
 
 
 def _elapsed(created_at: str) -> str:
-    try:
-        started = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
-    except ValueError:
+    started = read_time(created_at)
+    if started is None:
         return ""
-    minutes = int((datetime.now(UTC) - started).total_seconds() // 60)
+    minutes = int((utc_clock() - started).total_seconds() // 60)
     return f" · {minutes} min so far" if minutes >= 1 else ""
 
 

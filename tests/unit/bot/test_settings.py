@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.services.admin import AdminWallets
 from bot.settings import Settings, SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -70,8 +71,9 @@ def test_addresses_are_checksummed_and_lists_split() -> None:
         "0x000000000000000000000000000000000000bEEF",
         "0x000000000000000000000000000000000000dEaD",
     )
-    assert s.is_admin("0x000000000000000000000000000000000000BEEF")
-    assert not s.is_admin("0x0000000000000000000000000000000000000001")
+    admins = AdminWallets.of(s.admin_wallets)
+    assert "0x000000000000000000000000000000000000BEEF" in admins  # any case
+    assert "0x0000000000000000000000000000000000000001" not in admins
 
 
 def test_blank_values_mean_unset() -> None:

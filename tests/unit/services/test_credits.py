@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.services.admin import AdminWallets
 from bot.services.credits import CreditLedger, CreditUnavailable, NotAnAdminWallet
 from storage import credits as store
 from storage import trainings
@@ -36,7 +37,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def ledger(db: Database, clock: Clock) -> CreditLedger:
-    return CreditLedger(db, admin_wallets=[ADMIN.lower()], clock=clock)
+    return CreditLedger(db, admins=AdminWallets.of([ADMIN.lower()]), clock=clock)
 
 
 async def paid_credit(db: Database, clock: Clock, user: int = USER) -> Credit:

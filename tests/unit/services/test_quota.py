@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import Moment
+from bot.services.admin import AdminWallets
 from bot.services.quota import QuotaExceeded, QuotaLedger
 from storage.db import Database
 from storage.generation_batches import NewImage
@@ -35,7 +36,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def ledger(db: Database, clock: Clock) -> QuotaLedger:
-    return QuotaLedger(db, admin_wallets=[ADMIN.lower()], clock=clock)
+    return QuotaLedger(db, admins=AdminWallets.of([ADMIN.lower()]), clock=clock)
 
 
 async def use(ledger: QuotaLedger, n: int, wallet: str = WALLET) -> None:
@@ -163,3 +164,11 @@ async def test_four_processes_racing_on_one_file_stay_exact(
     assert all(p.returncode == 0 for p in procs), results
     assert sum(int(out) for out, _ in results) == 1
     assert (await ledger.status(WALLET)).used == 8
+
+
+def test_admin_wallets_compare_in_any_case() -> None:
+    admins = AdminWallets.of([" 0xAbC0000000000000000000000000000000000001 ", ""])
+    assert "0xabc0000000000000000000000000000000000001" in admins
+    assert "0xABC0000000000000000000000000000000000001" in admins
+    assert "0xabc0000000000000000000000000000000000002" not in admins
+    assert 42 not in admins and len(admins) == 1
