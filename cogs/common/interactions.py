@@ -8,8 +8,9 @@ typed interaction to `run` / `submit`, where `interaction.client.services` is kn
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 
 import discord
 
@@ -30,9 +31,24 @@ def as_bot(interaction: discord.Interaction[C]) -> discord.Interaction[LoraBot]:
 
 
 class BotItem:
-    """Mixin for our `DynamicItem`s: errors reach the user through the one error handler
-    (discord.py only logs a dynamic item's errors), with `retry_button()` when trying
-    again can help."""
+    """Mixin for our `DynamicItem`s: a subclass says how it is rebuilt from its custom_id
+    (`from_match`) and what it does (`run`); errors reach the user through the one error
+    handler (discord.py only logs a dynamic item's errors), with `retry_button()` when
+    trying again can help."""
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[C],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> Self:
+        return cls.from_match(match)
+
+    @classmethod
+    def from_match(cls, match: re.Match[str]) -> Self:
+        raise NotImplementedError
 
     async def callback(self, interaction: discord.Interaction[C]) -> None:
         typed = as_bot(interaction)

@@ -63,13 +63,7 @@ class GalleryButton(
         super().__init__(button)
 
     @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[discord.Client],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> GalleryButton:
+    def from_match(cls, match: re.Match[str]) -> GalleryButton:
         return cls(_button(match.string, "Retry"))
 
     def retry_button(self) -> GalleryButton:
@@ -102,13 +96,7 @@ class GallerySelect(
         super().__init__(select)
 
     @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[discord.Client],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> GallerySelect:
+    def from_match(cls, match: re.Match[str]) -> GallerySelect:
         return cls(discord.ui.Select(custom_id=ids.SELECT_ID))
 
     def _chosen(self) -> str:
@@ -137,13 +125,7 @@ class DetailButton(
         super().__init__(button)
 
     @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[discord.Client],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> DetailButton:
+    def from_match(cls, match: re.Match[str]) -> DetailButton:
         return cls(_button(match.string, "Retry"))
 
     def retry_button(self) -> DetailButton:

@@ -59,13 +59,7 @@ class GenerateButton(
         self.kind, self.key = kind, key
 
     @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[discord.Client],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> GenerateButton:
+    def from_match(cls, match: re.Match[str]) -> GenerateButton:
         kind = next(k for k in ids.KINDS if k == match["kind"])
         return cls(kind, match["key"])
 

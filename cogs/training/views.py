@@ -38,13 +38,7 @@ class TrainButton(BotItem, discord.ui.DynamicItem[discord.ui.Button[Any]], templ
         self.kind, self.key = kind, key
 
     @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[discord.Client],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> TrainButton:
+    def from_match(cls, match: re.Match[str]) -> TrainButton:
         return cls(ids.kind_of(match["kind"]), match["key"])
 
     async def run(self, interaction: discord.Interaction[LoraBot]) -> None:

@@ -40,13 +40,7 @@ class PasteSignatureButton(
         self.token = token
 
     @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[discord.Client],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> PasteSignatureButton:
+    def from_match(cls, match: re.Match[str]) -> PasteSignatureButton:
         return cls(match["token"])
 
     async def run(self, interaction: discord.Interaction[LoraBot]) -> None:
@@ -119,13 +113,7 @@ class UnlinkButton(
         self.choice = choice
 
     @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[discord.Client],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> UnlinkButton:
+    def from_match(cls, match: re.Match[str]) -> UnlinkButton:
         return cls(int(match["user"]), match["choice"])
 
     async def run(self, interaction: discord.Interaction[LoraBot]) -> None:
