@@ -131,6 +131,16 @@ class LoraBot(commands.AutoShardedBot):
                     wait_first=self.wait_until_ready,
                 )
             )
+        if services.recovery is not None:
+            # Every process, not only at start: a submission whose process died goes
+            # back to a usable credit within a lease or two, whatever its age.
+            self.jobs.append(
+                Periodic(
+                    "submission recovery",
+                    max(1.0, self.settings.training_lease_seconds / 3),
+                    services.recovery.run_once,
+                )
+            )
         self.jobs.append(Periodic("link request purge", 3600, services.purge_link_requests))
         for job in self.jobs:
             job.start()
@@ -184,8 +194,16 @@ class LoraBot(commands.AutoShardedBot):
 
     # --- shutdown ---------------------------------------------------------------
     async def close(self) -> None:
-        # Background jobs stop first (they use the database), then cogs are unloaded and
-        # the gateway closed, then what setup_hook opened.
+        # A graceful stop: take no new work, let paid submissions and generations reach a
+        # recorded step (bounded by STOP_GRACE_SECONDS; what is left is cancelled and
+        # rolls itself back), then stop the background jobs, close the gateway, the web
+        # server, the HTTP session, and the database last.
+        services = getattr(self, "services", None)
+        if services is not None and not services.inflight.stopping:
+            services.inflight.stop_taking()
+            stopped = await services.inflight.drain(self.settings.stop_grace_seconds)
+            if stopped:
+                log.warning("stopped work in progress", extra={"count": stopped})
         await self._stop_jobs()
         await super().close()
         await self.web.stop()

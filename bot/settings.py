@@ -143,6 +143,18 @@ class Settings(BaseSettings):
         le=3600,
         json_schema_extra=_hint("seconds before another process takes over a training, e.g. 90"),
     )
+    training_progress_edit_seconds: float = Field(
+        default=15.0,
+        ge=0,
+        le=3600,
+        json_schema_extra=_hint("least seconds between edits of a progress message, e.g. 15"),
+    )
+    stop_grace_seconds: float = Field(
+        default=20.0,
+        ge=0,
+        le=600,
+        json_schema_extra=_hint("seconds a stopping bot gives work in progress, e.g. 20"),
+    )
     fal_rest_url: AnyHttpUrl | None = Field(
         default=None, json_schema_extra=_hint("fal's REST host, e.g. https://rest.fal.ai")
     )

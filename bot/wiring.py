@@ -13,6 +13,7 @@ Cogs, views and web routes receive `Services`; none of them builds a service.
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -29,11 +30,13 @@ from bot.services.admin import AdminWallets
 from bot.services.credits import CreditLedger
 from bot.services.gallery import Gallery
 from bot.services.generation import ImageGenerator
+from bot.services.inflight import InFlight
 from bot.services.payments.prices import PriceFeed, Quoter
 from bot.services.payments.verifier import PaymentVerifier
 from bot.services.quota import QuotaLedger
 from bot.services.training.desk import TrainingDesk
 from bot.services.training.images import arena_image_fetcher
+from bot.services.training.submission import SubmissionRecovery, Submitter
 from bot.services.training.watcher import TrainingWatcher
 from bot.services.wallet.links import SigningOrigin, WalletLinker
 from bot.settings import Settings
@@ -53,8 +56,11 @@ class Services:
     generator: ImageGenerator
     wallet_links: WalletLinker
     training: TrainingDesk
-    # None: training is off (no FAL_KEY), so there is nothing to watch.
+    # None: training is off (no FAL_KEY), so there is nothing to watch or recover.
     watcher: TrainingWatcher | None
+    recovery: SubmissionRecovery | None
+    # The work a stopping bot lets reach a recorded step (submissions, generations).
+    inflight: InFlight
 
     async def release_stale(self) -> None:
         """Credits held by a process that died before it recorded its training, and
@@ -105,6 +111,9 @@ async def _payments(
 
 async def build_services(settings: Settings, db: Database, http: aiohttp.ClientSession) -> Services:
     rpc = _rpc(settings, http)
+    # One name per process in every lease it takes (trainings watched, submissions).
+    owner = secrets.token_hex(8)
+    inflight = InFlight()
     admins = AdminWallets.of(settings.admin_wallets)
     quota = QuotaLedger(
         db,
@@ -146,23 +155,39 @@ async def build_services(settings: Settings, db: Database, http: aiohttp.ClientS
         min_images=settings.arena_min_images,
         max_images=settings.arena_max_images,
     )
-    watcher = (
-        TrainingWatcher(
+    lease = timedelta(seconds=settings.training_lease_seconds)
+    watcher = recovery = None
+    if trainer is not None and storage is not None:
+        training.submitter = Submitter(
+            db,
+            arena,
+            credits,
+            training.images,
+            trainer,
+            storage,
+            inflight=inflight,
+            owner=owner,
+            lease=lease,
+            min_images=settings.arena_min_images,
+            max_images=settings.arena_max_images,
+        )
+        watcher = TrainingWatcher(
             db,
             trainer,
-            restore_credit=credits.restore_for_training,
-            lease=timedelta(seconds=settings.training_lease_seconds),
+            owner=owner,
+            lease=lease,
+            progress_interval=settings.training_progress_edit_seconds,
         )
-        if trainer is not None
-        else None
-    )
+        recovery = SubmissionRecovery(db, owner=owner, lease=lease)
     return Services(
         db=db,
         quota=quota,
         credits=credits,
         gallery=Gallery(db),
-        generator=ImageGenerator(db, quota, fal, media),
+        generator=ImageGenerator(db, quota, fal, media, inflight=inflight),
         wallet_links=WalletLinker(db, _signing_origin(settings), rpc=rpc),
         training=training,
         watcher=watcher,
+        recovery=recovery,
+        inflight=inflight,
     )

@@ -53,6 +53,7 @@ class TrainingJob:
     request_id: str
     discord_user_id: int | None
     status: str  # lora_trainings.status: "pending", "completed" or "failed"
+    cancel_requested_at: str | None = None
 
 
 def in_db_insert_pending(conn: Connection, training: NewTraining) -> None:
@@ -112,7 +113,8 @@ async def job_of(db: Database, lora_id: str) -> TrainingJob | None:
     """The bot's job for a training, with the training's status; None when the bot did
     not submit it (a web-app training, or no such id)."""
     row = await db.fetchone(
-        "SELECT j.lora_training_id, j.request_id, j.discord_user_id, t.status "
+        "SELECT j.lora_training_id, j.request_id, j.discord_user_id, t.status, "
+        "j.cancel_requested_at "
         "FROM training_jobs j JOIN lora_trainings t ON t.id = j.lora_training_id "
         "WHERE j.lora_training_id = ?",
         (lora_id,),
@@ -124,6 +126,7 @@ async def job_of(db: Database, lora_id: str) -> TrainingJob | None:
         request_id=row["request_id"],
         discord_user_id=_opt_int(row["discord_user_id"]),
         status=row["status"],
+        cancel_requested_at=row["cancel_requested_at"],
     )
 
 
@@ -138,8 +141,9 @@ def in_db_claim(
             "LEFT JOIN training_leases l ON l.lora_training_id = t.id "
             "LEFT JOIN training_jobs j ON j.lora_training_id = t.id "
             "WHERE t.status = 'pending' AND (l.owner IS NULL OR l.owner = ? OR l.expires_at < ?) "
+            "AND (l.next_check_at IS NULL OR l.next_check_at < ?) "
             "ORDER BY t.created_at LIMIT ?",
-            (owner, now, limit),
+            (owner, now, now, limit),
         )
         for row in rows:
             conn.execute(
@@ -197,7 +201,9 @@ def in_db_finish(
     error: str | None,
     now: str,
 ) -> bool:
-    """Complete or fail a pending training once (whoever gets here first)."""
+    """Complete or fail a pending training once (whoever gets here first). A failed
+    training's credit is given back in the same transaction: no crash can fall between
+    "failed" and "usable again"."""
     with conn.transaction():
         row = conn.fetchone(
             "UPDATE lora_trainings SET status = ?, lora_weights_url = COALESCE(?, lora_weights_url) "
@@ -211,6 +217,8 @@ def in_db_finish(
             (status, error, now, lora_id),
         )
         conn.execute("DELETE FROM training_leases WHERE lora_training_id = ?", (lora_id,))
+        if status == "failed":
+            credits.in_db_restore_for_training(conn, lora_id)
     return True
 
 
@@ -221,19 +229,59 @@ async def finish(
     return await db.run(in_db_finish, lora_id, status, weights_url, error, now)
 
 
-async def claim_notification(db: Database, lora_id: str, *, now: str) -> bool:
-    """Exactly one process tells the user (a conditional write decides which)."""
+async def claim_telling(db: Database, lora_id: str, *, now: str, until: str) -> bool:
+    """One process at a time tells the user: a short claim, not a record that they were
+    told (that is written only once Discord took the message, by `record_told`). A claim
+    left by a process that died runs out and the next one tries again."""
     changed = await db.execute(
-        "UPDATE training_jobs SET notified_at = ? WHERE lora_training_id = ? AND notified_at IS NULL",
-        (now, lora_id),
+        "UPDATE training_jobs SET telling_until = ? WHERE lora_training_id = ? "
+        "AND notified_at IS NULL AND (telling_until IS NULL OR telling_until < ?)",
+        (until, lora_id, now),
     )
     return changed == 1
 
 
-async def release_notification(db: Database, lora_id: str) -> None:
+async def record_told(db: Database, lora_id: str, *, message_id: int | None, now: str) -> None:
     await db.execute(
-        "UPDATE training_jobs SET notified_at = NULL WHERE lora_training_id = ?", (lora_id,)
+        "UPDATE training_jobs SET notified_at = ?, notice_message_id = ?, telling_until = NULL "
+        "WHERE lora_training_id = ?",
+        (now, None if message_id is None else str(message_id), lora_id),
     )
+
+
+async def release_telling(db: Database, lora_id: str) -> None:
+    await db.execute(
+        "UPDATE training_jobs SET telling_until = NULL WHERE lora_training_id = ?", (lora_id,)
+    )
+
+
+async def set_progress_message(db: Database, lora_id: str, message_id: int, *, now: str) -> None:
+    """The progress message now shown for this training (a first one, or a fresh one
+    after Discord stopped accepting edits to the old)."""
+    await db.execute(
+        "UPDATE training_jobs SET progress_message_id = ?, updated_at = ? "
+        "WHERE lora_training_id = ?",
+        (str(message_id), now, lora_id),
+    )
+
+
+async def request_cancel(db: Database, lora_id: str, *, now: str) -> None:
+    await db.execute(
+        "UPDATE training_jobs SET cancel_requested_at = COALESCE(cancel_requested_at, ?) "
+        "WHERE lora_training_id = ?",
+        (now, lora_id),
+    )
+
+
+async def mark_unknown(db: Database, lora_id: str, *, now: str, next_check_at: str) -> bool:
+    """fal does not know this training: look again at `next_check_at`. True the first
+    time (so it is logged once)."""
+    row = await db.fetchone(
+        "UPDATE training_leases SET unknown_since = COALESCE(unknown_since, ?), "
+        "next_check_at = ? WHERE lora_training_id = ? RETURNING unknown_since",
+        (now, next_check_at, lora_id),
+    )
+    return row is not None and row["unknown_since"] == now
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,9 @@ _STEPS = re.compile(r"(\d+)\s*/\s*(\d+)")
 
 @dataclass(frozen=True, slots=True)
 class TrainingStatus:
-    state: str  # "queued" | "running" | "completed" | "failed"
+    # "queued" | "running" | "completed" | "failed" | "cancelled" (fal confirmed an owner's
+    # cancellation) | "unknown" (fal does not know the request: no verdict)
+    state: str
     queue_position: int | None = None
     steps_done: int | None = None
     steps_total: int | None = None
@@ -51,14 +53,21 @@ class FalTrainer:
     def __init__(self, key: str, *, request_timeout: float = 30.0) -> None:
         self._client = fal_client.AsyncClient(key=key, default_timeout=request_timeout)
 
-    async def submit(self, *, images_data_url: str, trigger_word: str, steps: int) -> str:
+    async def submit(
+        self,
+        *,
+        images_data_url: str,
+        trigger_word: str,
+        steps: int,
+        webhook_url: str | None = None,
+    ) -> str:
         arguments = {
             "images_data_url": images_data_url,
             "trigger_word": trigger_word,
             "steps": steps,
         }
         try:
-            handle = await self._client.submit(FAST_TRAINING, arguments)
+            handle = await self._client.submit(FAST_TRAINING, arguments, webhook_url=webhook_url)
         except fal_client.FalClientHTTPError as exc:
             if exc.status_code >= 500 or exc.status_code in (408, 429):
                 raise FalUnavailable(f"HTTP {exc.status_code}") from None
@@ -72,7 +81,9 @@ class FalTrainer:
             status = await self._client.status(FAST_TRAINING, request_id, with_logs=True)
         except fal_client.FalClientHTTPError as exc:
             if exc.status_code == 404:
-                return TrainingStatus("failed", error="fal.ai no longer knows this training")
+                # Not this account's job (a web-app row, another fal key) or gone: that
+                # is no verdict on the training, so it must not be failed for it.
+                return TrainingStatus("unknown")
             raise FalUnavailable(f"HTTP {exc.status_code}") from None
         except (fal_client.FalClientError, httpx.HTTPError, ValueError, KeyError) as exc:
             raise FalUnavailable(type(exc).__name__) from None
@@ -85,6 +96,8 @@ class FalTrainer:
         )
         done, total = progress_from_logs(logs)
         if isinstance(status, fal_client.Completed):
+            if status.error and "cancel" in str(status.error_type or status.error).lower():
+                return TrainingStatus("cancelled", error=str(status.error)[:500])
             if status.error:
                 return TrainingStatus("failed", error=str(status.error)[:500])
             return TrainingStatus("completed", steps_done=done, steps_total=total)

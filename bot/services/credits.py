@@ -131,6 +131,11 @@ class CreditLedger:
             self.db, reserved_before=iso(self.clock() - older_than)
         )
 
+    def new_admin_credit(self, discord_user_id: int, wallet: str) -> Credit:
+        """An admin wallet's credit, not yet stored: `submissions.begin` stores it (or
+        reuses the user's unused one) in the transaction that reserves it."""
+        return self._new_admin_credit(discord_user_id, wallet, None)
+
     def _new_admin_credit(self, discord_user_id: int, wallet: str, reason: str | None) -> Credit:
         return Credit(
             id=secrets.token_hex(16),

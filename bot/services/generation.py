@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from bot.clients.fal import FalGateway, QueueCallback
 from bot.clients.media import DEFAULT_MAX_BYTES, MediaFetcher
 from bot.errors import NotConfigured, UserFacingError
+from bot.services.inflight import InFlight
 from bot.services.quota import QuotaExceeded, QuotaLedger, QuotaStatus, Reservation
 from bot.services.text import drop_invisible
 from storage import generation_batches, loras, wallets
@@ -120,11 +121,14 @@ class ImageGenerator:
         quota: QuotaLedger,
         fal: FalGateway | None,
         media: MediaFetcher,
+        *,
+        inflight: InFlight | None = None,
     ) -> None:
         self.db = db
         self.quota = quota
         self.fal = fal
         self.media = media
+        self.inflight = inflight or InFlight()
 
     async def prepare(self, user_id: int, lora_ref: str, raw_prompt: str) -> Prepared:
         """All checks but the reservation, in order; raises the first that fails."""
@@ -150,6 +154,18 @@ class ImageGenerator:
         return Prepared(user_id, link.wallet_address, lora, prompt, lora.lora_weights_url)
 
     async def run(
+        self,
+        prepared: Prepared,
+        *,
+        on_queue: QueueCallback | None = None,
+        max_image_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> GenerationResult:
+        """Reserve a slot, call fal, fetch and store the images. A stopping bot lets
+        this finish (or releases the slot) before it closes the database."""
+        async with self.inflight.hold("generation"):
+            return await self._run(prepared, on_queue=on_queue, max_image_bytes=max_image_bytes)
+
+    async def _run(
         self,
         prepared: Prepared,
         *,

@@ -12,8 +12,10 @@ import discord
 
 from bot.errors import UserFacingError
 from bot.services.payments.verifier import PaymentPending
-from bot.services.records import Order, WatchedTraining
+from bot.services.records import WatchedTraining
+from cogs.common.text import discord_moment
 from cogs.training import render
+from cogs.training.ids import nonce_for
 
 if TYPE_CHECKING:
     from bot.app import LoraBot
@@ -35,33 +37,27 @@ async def submit(interaction: discord.Interaction[LoraBot], order_id: str) -> No
 
     desk = interaction.client.services.training
     channel = interaction.channel
+    channel_id = channel.id if isinstance(channel, discord.abc.Messageable) else None
 
-    async def announce(lora_id: str, order: Order) -> tuple[int, int] | None:
-        if not isinstance(channel, discord.abc.Messageable) or channel.id is None:
+    async def announce(watched: WatchedTraining) -> int | None:
+        if not isinstance(channel, discord.abc.Messageable):
             return None
-        watched = WatchedTraining(
-            lora_id,
-            "",
-            order.trigger_word,
-            order.wallet,
-            order.discord_user_id,
-            channel.id,
-            None,
-            None,
-            "queued",
-            order.created_at,
-        )
+        # The watcher posts it when this cannot (a crash, an outage); the same nonce
+        # makes Discord return one message when both try.
         message = await channel.send(
             embed=render.progress_embed(watched, None),
-            view=view_of(TrainButton("stop", lora_id)),
+            view=view_of(TrainButton("stop", watched.lora_id)),
+            nonce=nonce_for("progress", watched.lora_id),
         )
-        return channel.id, message.id
+        return message.id
 
     try:
-        submitted = await desk.submit(order_id, interaction.user.id, announce)
+        submitted = await desk.submit(
+            order_id, interaction.user.id, channel_id=channel_id, announce=announce
+        )
     except UserFacingError as exc:
         await interaction.edit_original_response(
-            content=f"Not submitted: {exc.message} Your credit is kept.", embeds=[], view=None
+            content=f"Not submitted: {exc.render(discord_moment)}", embeds=[], view=None
         )
         raise
     await interaction.edit_original_response(
@@ -117,7 +113,10 @@ async def cancel_training(interaction: discord.Interaction[LoraBot], lora_id: st
     await interaction.response.defer(ephemeral=True, thinking=True)
     if await interaction.client.services.training.cancel(lora_id, interaction.user.id):
         await interaction.followup.send(
-            "Cancelled. Your training credit is back for the next /train.", ephemeral=True
+            "Cancelling: fal.ai took the request. Your training credit comes back as soon as "
+            "fal.ai confirms the job is cancelled (usually within a minute); the progress "
+            "message will say so.",
+            ephemeral=True,
         )
     else:
         await interaction.followup.send(

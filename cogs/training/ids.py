@@ -10,6 +10,7 @@ train:hash:<order>    the transaction-hash modal
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Literal
 
@@ -41,6 +42,13 @@ def kind_of(text: str) -> Kind:
         if kind == text:
             return kind
     raise StaleTrainButton()
+
+
+def nonce_for(kind: str, lora_id: str) -> str:
+    """The nonce of one of the bot's own posts about a training ("progress", "done"): the
+    same for every attempt, so Discord (enforce_nonce) keeps one message. At most 25
+    characters, as Discord allows."""
+    return hashlib.sha256(f"{kind}:{lora_id}".encode()).hexdigest()[:25]
 
 
 def checked_key(key: str) -> str:

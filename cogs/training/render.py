@@ -62,6 +62,15 @@ def finished_embed(training: WatchedTraining, outcome: TrainingOutcome) -> disco
             description="Your LoRA is ready. Open it in the gallery or generate images with it.",
             colour=discord.Colour.green(),
         ).set_footer(text=f"LoRA {training.lora_id}")
+    if outcome.cancelled:
+        return discord.Embed(
+            title=f"Training {safe(training.trigger_word, 200, single_line=True)} cancelled",
+            description=(
+                "fal.ai confirmed the cancellation. Your training credit is back: the next "
+                "/train uses it without paying again."
+            ),
+            colour=discord.Colour.light_grey(),
+        ).set_footer(text=f"LoRA {training.lora_id}")
     reason = safe(outcome.error or "fal.ai reported an error", 900)
     return discord.Embed(
         title=f"Training {safe(training.trigger_word, 200, single_line=True)} failed",
@@ -88,8 +97,13 @@ def finished_view(training: WatchedTraining, outcome: TrainingOutcome) -> discor
     return view
 
 
-def mention_of(training: WatchedTraining) -> tuple[str, discord.AllowedMentions]:
-    """The one mention that may ping: the owner, when their training finishes."""
+def mention_of(
+    training: WatchedTraining, outcome: TrainingOutcome
+) -> tuple[str, discord.AllowedMentions]:
+    """The one mention that may ping: the owner, when their training finishes (not when
+    they cancelled it themselves: they know)."""
+    if outcome.cancelled:
+        return f"<@{training.discord_user_id}>", discord.AllowedMentions.none()
     user = discord.Object(id=training.discord_user_id or 0)
     return f"<@{training.discord_user_id}>", discord.AllowedMentions(
         everyone=False, roles=False, users=[user], replied_user=False

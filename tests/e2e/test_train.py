@@ -73,6 +73,10 @@ async def training_bot(
         yield bot
 
 
+def progress_now(emulator: DiscordEmulator, message_id: str) -> dict[str, Any]:
+    return next(m for m in emulator.channel_messages(CHANNEL) if m["id"] == message_id)
+
+
 def buttons(message: dict[str, Any]) -> dict[str, str]:
     return {
         c["label"]: c.get("custom_id", "")
@@ -335,11 +339,24 @@ async def test_cancel_while_queued_gives_the_credit_back(
         owner = await emulator.click(progress, buttons(progress)["Cancel training"], user_id=ALICE)
         await owner.response()
         (done,) = await owner.followups(count=1, timeout=10)
-        assert "credit is back" in done["content"]
+        # The credit comes back only once fal confirms the cancellation (the watcher's
+        # next poll), in the transaction that marks the training failed.
+        assert "comes back as soon as fal.ai confirms" in done["content"]
+        assert next(iter(fal.trainings.values())).cancelled
+        await emulator.wait_until(
+            lambda: "cancelled" in str(progress_now(emulator, progress["id"])["embeds"]),
+            what="the progress card to say cancelled",
+            timeout=10,
+        )
         row = await bot.db.fetchone("SELECT status FROM lora_trainings")
         assert row == {"status": "failed"}
         assert len(await bot.services.credits.available(ALICE)) == 1
-        assert next(iter(fal.trainings.values())).cancelled
+        card = progress_now(emulator, progress["id"])
+        assert card["components"] == []  # no Cancel button once it is over
+        told = await mention(emulator)
+        assert all(
+            p["allowed_mentions"].get("users") in (None, []) for p in emulator.sent_payloads(told)
+        )
 
 
 async def test_discord_rate_limits_on_progress_edits_are_waited_out(

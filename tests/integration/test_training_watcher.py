@@ -49,11 +49,16 @@ class Notifier:
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
 
-    async def progress(self, training: WatchedTraining, status: TrainingStatus) -> None:
+    async def progress(
+        self, training: WatchedTraining, status: TrainingStatus | None
+    ) -> int | None:
+        assert status is not None
         await self.recorder.progress_hook(training, status)
+        return None
 
-    async def finished(self, training: WatchedTraining, outcome: TrainingOutcome) -> None:
+    async def finished(self, training: WatchedTraining, outcome: TrainingOutcome) -> int | None:
         await self.recorder.finished_hook(training, outcome)
+        return 99
 
 
 @pytest.fixture
@@ -113,16 +118,17 @@ async def start_training(db: Database, fal: FakeFalTraining, *, user: int | None
 
 
 def watcher(
-    db: Database, trainer: FalTrainer, recorder: Recorder, clock: Clock, **kw: object
+    db: Database, trainer: FalTrainer, recorder: Recorder, clock: Clock, owner: str = "p1"
 ) -> TrainingWatcher:
-    restored: list[str] = kw.pop("restored", [])  # type: ignore[assignment]
-
-    async def restore(training_id: str) -> None:
-        restored.append(training_id)
-
     return TrainingWatcher(
-        db, trainer, Notifier(recorder), restore_credit=restore, clock=clock, **kw
-    )  # type: ignore[arg-type]
+        db, trainer, Notifier(recorder), clock=clock, owner=owner, progress_interval=0
+    )
+
+
+async def credit_status(db: Database, lora_id: str) -> str:
+    credit = await credits.get(db, f"credit-{lora_id}")
+    assert credit is not None
+    return credit.status
 
 
 async def status_of(db: Database, lora_id: str) -> dict[str, object]:
@@ -169,11 +175,13 @@ async def test_a_failed_training_restores_the_credit(
     fal.mode.script = []
     fal.mode.error = "Not enough images with faces"
     lora_id = await start_training(db, fal)
-    recorder, restored = Recorder(), []
-    w = watcher(db, trainer, recorder, Clock(), restored=restored)
+    recorder = Recorder()
+    w = watcher(db, trainer, recorder, Clock())
+    assert await credit_status(db, lora_id) == "consumed"
     await w.poll_once()
     assert (await status_of(db, lora_id))["status"] == "failed"
-    assert restored == [lora_id]
+    # Given back in the transaction that marked it failed: no crash falls in between.
+    assert await credit_status(db, lora_id) == "available"
     ((_, outcome),) = recorder.finished
     assert outcome.error == "Not enough images with faces"
 
@@ -245,3 +253,71 @@ async def test_web_app_trainings_are_completed_silently(
     await watcher(db, trainer, recorder, Clock()).poll_once()
     assert (await status_of(db, lora_id))["status"] == "completed"
     assert recorder.finished == [] and recorder.progress == []
+
+
+async def test_a_training_fal_does_not_know_is_left_alone_and_logged_once(
+    db: Database, fal: FakeFalTraining, trainer: FalTrainer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 404 is no verdict: a web-app row submitted with another fal key stays pending."""
+    lora_id = await start_training(db, fal)
+    known = await start_training(db, fal)
+    fal.trainings.pop(next(iter(fal.trainings)))  # fal forgets the first one (a 404)
+    clock = Clock()
+    w = watcher(db, trainer, Recorder(), clock)
+    with caplog.at_level("WARNING"):
+        for _ in range(3):
+            await w.poll_once()
+            clock.now += timedelta(seconds=30)
+    assert (await status_of(db, lora_id))["status"] == "pending"
+    assert await credit_status(db, lora_id) == "consumed"  # nothing given back, nothing lost
+    assert sum("does not know" in r.message for r in caplog.records) == 1
+    # It is looked at again only after an hour, so it never crowds a poll.
+    assert [
+        t.lora_id
+        for t in await trainings.claim(
+            db, owner="p1", now="2026-11-22T12:05:00.000Z", until="2026-11-22T12:07:00.000Z"
+        )
+    ] == [known]
+
+
+async def test_a_cancellation_counts_once_fal_confirms_it(
+    db: Database, fal: FakeFalTraining, trainer: FalTrainer
+) -> None:
+    lora_id = await start_training(db, fal)
+    next(iter(fal.trainings.values())).cancelled = True  # fal confirmed the cancel
+    recorder = Recorder()
+    await watcher(db, trainer, recorder, Clock()).poll_once()
+    assert (await status_of(db, lora_id))["status"] == "failed"
+    assert await credit_status(db, lora_id) == "available"
+    ((_, outcome),) = recorder.finished
+    assert outcome.cancelled and outcome.error == "cancelled by its owner"
+
+
+async def test_one_process_tells_at_a_time_and_the_message_id_is_kept(
+    db: Database, fal: FakeFalTraining, trainer: FalTrainer
+) -> None:
+    fal.mode.script = []
+    lora_id = await start_training(db, fal)
+    clock = Clock()
+    first = watcher(db, trainer, Recorder(), clock, owner="a")
+    now = "2026-11-22T12:00:00.000Z"
+    # Process A claimed the telling, then died mid-send: B waits for the claim to lapse.
+    await trainings.finish(
+        db, lora_id, status="completed", weights_url="https://x/w", error=None, now=now
+    )
+    assert await trainings.claim_telling(db, lora_id, now=now, until="2026-11-22T12:01:00.000Z")
+    second_log = Recorder()
+    second = watcher(db, trainer, second_log, clock, owner="b")
+    await second.poll_once()
+    assert second_log.finished == []
+    clock.now += timedelta(minutes=2)
+    await second.poll_once()
+    assert [i for i, _ in second_log.finished] == [lora_id]
+    row = await db.fetchone(
+        "SELECT notified_at, notice_message_id FROM training_jobs WHERE lora_training_id = ?",
+        (lora_id,),
+    )
+    assert row is not None and row["notice_message_id"] == "99" and row["notified_at"]
+    await first.poll_once()
+    await second.poll_once()
+    assert len(second_log.finished) == 1  # told once

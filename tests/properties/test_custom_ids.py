@@ -299,7 +299,7 @@ async def test_someone_elses_order_or_training_is_refused(db: Database, user: in
         verifier=Untouchable(),  # type: ignore[arg-type]
     )
     attempts = [
-        desk.submit(order.id, user, Untouchable()),  # type: ignore[arg-type]  # train:go
+        desk.submit(order.id, user, channel_id=7, announce=Untouchable()),  # type: ignore[arg-type]  # train:go
         desk.pay(order.id, user, "0x" + "ab" * 32),  # train:tx → its modal
         desk.pay(order.id, user),  # train:check
         desk.drop(order.id, user),  # train:drop

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.clients.arena import ArenaChannel, ArenaClient, check_image_count, parse_channel_ref
@@ -18,16 +17,18 @@ from bot.clients.fal import FalStorage
 from bot.clients.fal_training import FalTrainer
 from bot.clients.media import MediaFetcher
 from bot.errors import NotConfigured, UserFacingError
-from bot.services.credits import CreditLedger, CreditUnavailable
+from bot.services.credits import CreditLedger
 from bot.services.payments.prices import Quoter, format_eth
 from bot.services.payments.verifier import PaymentResult, PaymentVerifier
-from bot.services.training.images import prepare_training_zip, upload_zip
+from bot.services.training.submission import (
+    Announce,
+    Submitted,
+    Submitter,
+)
 from storage import training_orders, trainings, wallets
-from storage.credits import CreditGone
 from storage.db import Database
 from storage.timefmt import Clock, iso, utc_clock
-from storage.training_orders import CANCELLED, DRAFT, SUBMITTING, Order, TrainingSummary
-from storage.trainings import NewTraining
+from storage.training_orders import CANCELLED, DRAFT, Order, TrainingSummary
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +38,6 @@ STEPS_MIN, STEPS_MAX, STEPS_DEFAULT = 100, 4000, 1000
 
 class TrainingRefused(UserFacingError):
     pass
-
-
-class PaymentRequired(UserFacingError):
-    def __init__(self) -> None:
-        super().__init__("This training needs a payment first: press Pay.")
 
 
 def check_trigger_word(text: str) -> str:
@@ -79,14 +75,6 @@ class Preview:
 
 
 @dataclass(frozen=True, slots=True)
-class Submitted:
-    lora_id: str
-    request_id: str
-    image_count: int
-    skipped: int
-
-
-@dataclass(frozen=True, slots=True)
 class PaymentDetails:
     order_id: str
     trigger_word: str
@@ -96,10 +84,6 @@ class PaymentDetails:
     eth: str
     usd: str
     expires_at: str
-
-
-# Posts the public progress message; returns (channel id, message id) or None.
-Announce = Callable[[str, Order], Awaitable[tuple[int, int] | None]]
 
 
 class TrainingDesk:
@@ -114,6 +98,7 @@ class TrainingDesk:
         storage: FalStorage | None,
         quoter: Quoter | None,
         verifier: PaymentVerifier | None,
+        submitter: Submitter | None = None,
         min_images: int = 4,
         max_images: int = 200,
         clock: Clock = utc_clock,
@@ -126,6 +111,7 @@ class TrainingDesk:
         self.storage = storage
         self.quoter = quoter
         self.verifier = verifier
+        self.submitter = submitter
         self.min_images = min_images
         self.max_images = max_images
         self.clock = clock
@@ -243,96 +229,36 @@ class TrainingDesk:
             self.db, order.id, from_status=DRAFT, to_status=CANCELLED, now=iso(self.clock())
         )
 
-    async def submit(self, order_id: str, user_id: int, announce: Announce) -> Submitted:
-        trainer, storage = self._require_fal()
+    async def submit(
+        self, order_id: str, user_id: int, *, channel_id: int | None, announce: Announce
+    ) -> Submitted:
+        """Submit the order's training (see `submission.py` for its recorded steps)."""
+        self._require_fal()
         order = await self.order_of(order_id, user_id)
         if order.status != DRAFT:
             raise TrainingRefused("This training was already submitted (or cancelled).")
-        lora_id = secrets.token_hex(16)
-        credit = await self.credits.reserve_next(user_id, lora_id)
-        if credit is None and self.credits.is_admin(order.wallet):
-            admin = await self.credits.admin_credit(user_id, order.wallet)
-            credit = await self.credits.reserve(
-                admin.id, discord_user_id=user_id, training_id=lora_id
-            )
-        if credit is None:
-            raise PaymentRequired()
-        if not await training_orders.move(
-            self.db, order.id, from_status=DRAFT, to_status=SUBMITTING, now=iso(self.clock())
-        ):
-            await self.credits.restore(credit.id, training_id=lora_id)
-            raise TrainingRefused("This training is already being submitted.")
-        prepared = None
-        try:
-            # A fresh listing: the channel may have changed since the preview.
-            channel = await self.arena.fetch_channel(order.channel_slug)
-            check_image_count(len(channel.images), self.min_images, self.max_images)
-            prepared = await prepare_training_zip(
-                self.images, channel.images, minimum=self.min_images
-            )
-            zip_url = await upload_zip(storage, prepared.path)
-            request_id = await trainer.submit(
-                images_data_url=zip_url, trigger_word=order.trigger_word, steps=order.steps
-            )
-        except BaseException:
-            # fal never accepted the job: the credit is kept for the next try.
-            await self.credits.restore(credit.id, training_id=lora_id)
-            await training_orders.move(
-                self.db, order.id, from_status=SUBMITTING, to_status=DRAFT, now=iso(self.clock())
-            )
-            raise
-        finally:
-            if prepared is not None:
-                prepared.cleanup()
-        where = None
-        try:
-            where = await announce(lora_id, order)
-        except Exception:
-            log.warning("could not post the progress message", exc_info=True)
-        now = iso(self.clock())
-        training = NewTraining(
-            lora_id=lora_id,
-            request_id=request_id,
-            wallet=order.wallet,
-            trigger_word=order.trigger_word,
-            steps=order.steps,
-            image_urls=tuple(i.original_url or i.display_url for i in channel.images),
-            discord_user_id=user_id,
-            channel_id=where[0] if where else None,
-            progress_message_id=where[1] if where else None,
-            credit_id=credit.id,
-            created_at=now,
-        )
-        try:
-            await trainings.record_submitted(self.db, credit.id, training)
-        except CreditGone as gone:
-            raise CreditUnavailable() from gone
-        await training_orders.set_submitted(self.db, order.id, lora_id, now=now)
-        log.info("training submitted", extra={"lora_id": lora_id, "request_id": request_id})
-        return Submitted(lora_id, request_id, prepared.image_count, len(prepared.skipped))
+        if self.submitter is None:
+            raise NotConfigured("Training", ["FAL_KEY"])
+        return await self.submitter.run(order, channel_id, announce)
 
     async def trainings_of(self, discord_user_id: int) -> list[TrainingSummary]:
         """The user's trainings, newest first, with how each is doing."""
         return await training_orders.list_for_user(self.db, discord_user_id)
 
     async def cancel(self, lora_id: str, user_id: int) -> bool:
-        """Cancel while fal still has it queued; the credit comes back. False: too late."""
+        """Ask fal to cancel while it still has the training queued. True: fal took the
+        request; the credit comes back once fal confirms the job is cancelled (the
+        watcher sees it; if fal ran it anyway, the LoRA is recorded). False: too late."""
         trainer, _ = self._require_fal()
         job = await trainings.job_of(self.db, lora_id)
         if job is None or job.discord_user_id != user_id:
             raise TrainingRefused("That training isn't yours to cancel.")
         if job.status != "pending":
             raise TrainingRefused("That training has already finished.")
+        if job.cancel_requested_at is not None:
+            return True
         status = await trainer.status(job.request_id)
         if status.state != "queued" or not await trainer.cancel(job.request_id):
             return False
-        if await trainings.finish(
-            self.db,
-            lora_id,
-            status="failed",
-            weights_url=None,
-            error="cancelled by its owner",
-            now=iso(self.clock()),
-        ):
-            await self.credits.restore_for_training(lora_id)
+        await trainings.request_cancel(self.db, lora_id, now=iso(self.clock()))
         return True

@@ -2,15 +2,23 @@
 
 Each poll claims (or renews) a lease on the pending trainings no other live process
 holds, asks fal how each is doing, records progress, and finishes it exactly once:
-`completed` with the weights URL, or `failed` with the reason (the credit that paid for
-it comes back). The user is told through a `TrainingNotifier` (the Discord side).
+`completed` with the weights URL, or `failed` with the reason, the credit that paid for
+it given back in the same transaction. Only fal's own terminal answer ends a training:
+a training fal does not know (a web-app row, another fal account) is left as it is and
+logged once, and a cancellation counts once fal confirms it.
+
+The user is told through a `TrainingNotifier` (the Discord side), at least once and
+without duplicates: a short claim while one process sends, the message id recorded
+only once Discord took it, and a notifier that sends idempotently (a retry after a
+crash finds the message the first attempt posted).
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import secrets
-from collections.abc import Awaitable, Callable
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
@@ -25,6 +33,10 @@ from storage.trainings import WatchedTraining
 log = logging.getLogger(__name__)
 
 DEFAULT_LEASE = timedelta(seconds=90)
+DEFAULT_PROGRESS_INTERVAL = 15.0  # seconds between edits of one progress message
+TELLING_CLAIM = timedelta(seconds=60)  # a process that died mid-send is replaced after this
+UNKNOWN_RECHECK = timedelta(hours=1)  # how often a training fal does not know is asked again
+CANCELLED = "cancelled by its owner"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,16 +44,21 @@ class TrainingOutcome:
     status: str  # "completed" | "failed"
     weights_url: str | None
     error: str | None
+    cancelled: bool = False  # failed because its owner cancelled it (fal confirmed)
 
 
 class TrainingNotifier(Protocol):
-    async def progress(self, training: WatchedTraining, status: TrainingStatus) -> None: ...
+    async def progress(
+        self, training: WatchedTraining, status: TrainingStatus | None
+    ) -> int | None:
+        """Show how the training is doing. Returns the id of a progress message it
+        posted (the first one, or a fresh one when the old no longer takes edits)."""
+        ...
 
-    async def finished(self, training: WatchedTraining, outcome: TrainingOutcome) -> None: ...
-
-
-# Gives back the credit that paid for a training, by the training's id.
-CreditRestorer = Callable[[str], Awaitable[object]]
+    async def finished(self, training: WatchedTraining, outcome: TrainingOutcome) -> int | None:
+        """Tell the user; the id of the message that told them. Called again after a
+        crash mid-send, so it must not post twice."""
+        ...
 
 
 class TrainingWatcher:
@@ -51,9 +68,9 @@ class TrainingWatcher:
         trainer: FalTrainer,
         notifier: TrainingNotifier | None = None,
         *,
-        restore_credit: CreditRestorer | None = None,
         owner: str | None = None,
         lease: timedelta = DEFAULT_LEASE,
+        progress_interval: float = DEFAULT_PROGRESS_INTERVAL,
         clock: Clock = utc_clock,
     ) -> None:
         self.db = db
@@ -61,12 +78,14 @@ class TrainingWatcher:
         # Set by whoever tells users (the Discord side registers itself when it loads):
         # until then progress is still recorded and the news waits, untold.
         self.notifier = notifier
-        self.restore_credit = restore_credit
         # One owner per process: leases name it, so a restarted process starts fresh
         # and picks trainings up once the old leases expire.
         self.owner = owner or secrets.token_hex(8)
         self.lease = lease
+        self.progress_interval = progress_interval
         self.clock = clock
+        # What each progress message shows and when it was last edited (this process).
+        self._shown: dict[str, tuple[tuple[object, ...], float]] = {}
 
     async def poll_once(self) -> int:
         """Check every training this process may watch; return how many were checked."""
@@ -93,8 +112,15 @@ class TrainingWatcher:
         except DatabaseError:
             log.warning("could not release training leases; they expire by themselves")
 
+    async def check_now(self, training: WatchedTraining) -> None:
+        """Look at one training at once (a webhook said it ended)."""
+        await self._check(training)
+
     async def _check(self, training: WatchedTraining) -> None:
         status = await self.trainer.status(training.request_id)
+        if status.state == "unknown":
+            await self._unknown(training)
+            return
         if status.state in ("queued", "running"):
             await trainings.record_progress(
                 self.db,
@@ -105,21 +131,23 @@ class TrainingWatcher:
                 steps_total=status.steps_total,
                 now=iso(self.clock()),
             )
-            if training.discord_user_id is not None and self.notifier is not None:
-                try:
-                    await self.notifier.progress(training, status)
-                except Exception:
-                    log.warning("progress update failed", exc_info=True)
+            await self._show_progress(training, status)
             return
+        await self.finish(training, await self._outcome(training, status))
+
+    async def _outcome(self, training: WatchedTraining, status: TrainingStatus) -> TrainingOutcome:
+        if status.state == "cancelled":
+            return TrainingOutcome("failed", None, CANCELLED, cancelled=True)
         if status.state == "completed":
             url = await self.trainer.weights_url(training.request_id)
-            outcome = (
-                TrainingOutcome("completed", url, None)
-                if url
-                else TrainingOutcome("failed", None, "fal.ai finished without a weights file")
-            )
-        else:
-            outcome = TrainingOutcome("failed", None, status.error or "fal.ai reported an error")
+            if url:
+                return TrainingOutcome("completed", url, None)
+            return TrainingOutcome("failed", None, "fal.ai finished without a weights file")
+        return TrainingOutcome("failed", None, status.error or "fal.ai reported an error")
+
+    async def finish(self, training: WatchedTraining, outcome: TrainingOutcome) -> bool:
+        """Record the end once (and give the credit back if it failed), then tell the
+        user. False: someone else (another process, the web app) finished it first."""
         won = await trainings.finish(
             self.db,
             training.lora_id,
@@ -128,32 +156,80 @@ class TrainingWatcher:
             error=outcome.error,
             now=iso(self.clock()),
         )
+        self._shown.pop(training.lora_id, None)
         if not won:
-            return  # someone else finished it first
+            return False
         log.info(
             "training finished",
             extra={"lora_id": training.lora_id, "status": outcome.status, "error": outcome.error},
         )
-        if outcome.status == "failed" and training.credit_id and self.restore_credit is not None:
-            # Money is never lost: the payment becomes a credit for the next /train.
-            await self.restore_credit(training.lora_id)
         await self._tell(training, outcome)
+        return True
+
+    async def _unknown(self, training: WatchedTraining) -> None:
+        """Not fal's (or no longer): leave the row as its writer left it."""
+        now = self.clock()
+        first = await trainings.mark_unknown(
+            self.db, training.lora_id, now=iso(now), next_check_at=iso(now + UNKNOWN_RECHECK)
+        )
+        if first:
+            log.warning(
+                "fal.ai does not know this training; left as it is",
+                extra={"lora_id": training.lora_id, "request_id": training.request_id},
+            )
+
+    async def _show_progress(self, training: WatchedTraining, status: TrainingStatus) -> None:
+        notifier = self.notifier
+        if training.discord_user_id is None or notifier is None or training.channel_id is None:
+            return
+        visible = (status.state, status.queue_position, status.steps_done, status.steps_total)
+        last = self._shown.get(training.lora_id)
+        now = time.monotonic()
+        if training.progress_message_id is not None and last is not None:
+            # Only what a reader would see change, and not more often than the interval
+            # (with jitter, so many trainings do not edit in step).
+            interval = self.progress_interval * random.uniform(0.8, 1.2)
+            if last[0] == visible or now - last[1] < interval:
+                return
+        try:
+            posted = await notifier.progress(training, status)
+        except Exception:
+            log.warning(
+                "progress update failed", extra={"lora_id": training.lora_id}, exc_info=True
+            )
+            return
+        self._shown[training.lora_id] = (visible, now)
+        if posted is not None:
+            await trainings.set_progress_message(
+                self.db, training.lora_id, posted, now=iso(self.clock())
+            )
 
     async def _tell(self, training: WatchedTraining, outcome: TrainingOutcome) -> None:
         notifier = self.notifier
         if training.discord_user_id is None or notifier is None:
             return
-        if not await trainings.claim_notification(self.db, training.lora_id, now=iso(self.clock())):
-            return
+        now = self.clock()
+        if not await trainings.claim_telling(
+            self.db, training.lora_id, now=iso(now), until=iso(now + TELLING_CLAIM)
+        ):
+            return  # told already, or another process is telling right now
         try:
-            await notifier.finished(training, outcome)
+            message_id = await notifier.finished(training, outcome)
         except Exception:
             log.warning("could not tell the user; will retry", exc_info=True)
-            await trainings.release_notification(self.db, training.lora_id)
+            await trainings.release_telling(self.db, training.lora_id)
+            return
+        await trainings.record_told(
+            self.db, training.lora_id, message_id=message_id, now=iso(self.clock())
+        )
 
     async def _catch_up_notifications(self) -> None:
         """A process that stopped between finishing and telling left users untold."""
+        if self.notifier is None:
+            return
         for done in await trainings.unnotified_finished(self.db):
+            cancelled = done.error == CANCELLED
             await self._tell(
-                done.training, TrainingOutcome(done.status, done.weights_url, done.error)
+                done.training,
+                TrainingOutcome(done.status, done.weights_url, done.error, cancelled=cancelled),
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import TYPE_CHECKING, Any
 
 from . import events
@@ -116,10 +117,51 @@ async def post_message(emu: DiscordEmulator, req: RestRequest) -> Reply:
     check_can_send(emu, channel, with_files=bool(req.uploads))
     if channel.is_thread and channel.archived:
         channel.archived = False
+    earlier = _same_nonce(emu, channel.id, req.body)
+    if earlier is not None:
+        # enforce_nonce: the same author's message with this nonce in the last few
+        # minutes is returned and no new message is created.
+        return Reply(body=earlier)
     message = create_message(emu.world, channel, req.body, req.uploads, author_id=emu.bot_user_id)
     emu.note_message_source(message, req.body)
     await events.message_event(emu, "MESSAGE_CREATE", message)
     return Reply(body=message)
+
+
+NONCE_WINDOW = datetime.timedelta(minutes=5)
+
+
+def _same_nonce(
+    emu: DiscordEmulator, channel_id: int, body: dict[str, Any]
+) -> dict[str, Any] | None:
+    nonce = body.get("nonce")
+    if nonce is None or not body.get("enforce_nonce"):
+        return None
+    since = emu.world.clock.now() - NONCE_WINDOW
+    for message in reversed(emu.world.channel_messages(channel_id)):
+        if (
+            message.get("nonce") == nonce
+            and message["author"]["id"] == str(emu.bot_user_id)
+            and datetime.datetime.fromisoformat(message["timestamp"]) >= since
+        ):
+            return message
+    return None
+
+
+def _check_old_message_edit(emu: DiscordEmulator, message: dict[str, Any]) -> None:
+    """Discord refuses further edits to a message older than an hour after a few."""
+    age = emu.world.clock.now() - datetime.datetime.fromisoformat(message["timestamp"])
+    if age < datetime.timedelta(hours=1):
+        return
+    message_id = int(message["id"])
+    done = emu.world.old_edit_counts.get(message_id, 0)
+    if done >= emu.world.old_message_edit_limit:
+        raise DiscordError(
+            400,
+            30046,
+            "Maximum number of edits to messages older than 1 hour reached. Try again later.",
+        )
+    emu.world.old_edit_counts[message_id] = done + 1
 
 
 @route("GET", "/channels/{channel_id}/messages/{message_id}")
@@ -138,6 +180,7 @@ async def patch_message(emu: DiscordEmulator, req: RestRequest) -> Reply:
     check_message_body(req.body, req.uploads, creating=False)
     if req.uploads:
         require(emu, channel, "attach_files")
+    _check_old_message_edit(emu, message)
     edit_message(emu.world, message, req.body, req.uploads)
     emu.note_message_source(message, req.body)
     await events.message_event(emu, "MESSAGE_UPDATE", message)

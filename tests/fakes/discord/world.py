@@ -41,6 +41,11 @@ class World:
         self.files: dict[int, StoredFile] = {}
         self.edit_counts: dict[int, int] = {}
         """How many times each message was edited (by any route)."""
+        self.old_edit_counts: dict[int, int] = {}
+        """Edits to each message once it was over an hour old (Discord caps these)."""
+        self.old_message_edit_limit = 3
+        """Edits Discord accepts to a message older than an hour before 30046
+        (discord-api-docs#4413: "a few"; the exact number is not documented)."""
 
     # ------------------------------------------------------------------ lookup
 

@@ -78,7 +78,8 @@ async def record_submitted(db: Database, credit_id: str, training_id: str) -> No
 
 
 async def mark_failed(db: Database, ledger: CreditLedger, training_id: str) -> bool:
-    await trainings.finish(
+    """Marking a training failed gives its credit back in the same transaction."""
+    return await trainings.finish(
         db,
         training_id,
         status="failed",
@@ -86,7 +87,6 @@ async def mark_failed(db: Database, ledger: CreditLedger, training_id: str) -> b
         error="boom",
         now="2026-11-22T13:00:00.000Z",
     )
-    return await ledger.restore_for_training(training_id)
 
 
 async def training_rows(db: Database) -> int:
@@ -178,7 +178,8 @@ async def test_a_failed_training_gives_its_credit_back(
     assert await mark_failed(db, ledger, "t1")
 
     assert [c.id for c in await ledger.available(USER)] == [credit.id]
-    assert not await mark_failed(db, ledger, "t1")  # nothing tied to it any more
+    assert not await mark_failed(db, ledger, "t1")  # failed once only
+    assert not await ledger.restore_for_training("t1")  # nothing tied to it any more
 
 
 async def test_reserve_refuses_another_users_or_a_used_credit(
