@@ -100,6 +100,8 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    # discord.py's HTTP debug logs echo request bodies; keep them at INFO at most.
-    logging.getLogger("discord.http").setLevel(max(logging.INFO, logging.getLevelName(level)))
+    # discord.py's debug logs echo what it sends and receives: HTTP request bodies, and
+    # every gateway event (interaction tokens, custom_ids with link tokens). INFO at most.
+    for noisy in ("discord.http", "discord.gateway"):
+        logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLevelName(level)))
     return handler

@@ -15,7 +15,8 @@ from storage.timefmt import iso, parse_time
 
 _COLUMNS = (
     "token, discord_user_id, discord_user_name, nonce, address, message, created_at, "
-    "expires_at, consumed_at, application_id, interaction_token, message_id"
+    "expires_at, consumed_at, application_id, interaction_token, message_id, request_id, "
+    "signature_attempts"
 )
 
 
@@ -33,6 +34,11 @@ class Challenge:
     application_id: int | None
     interaction_token: str | None
     message_id: int | None
+    # The SIWE message's Request ID: random, and not the token (which is a credential).
+    # None only on rows made before migration 0010.
+    request_id: str | None = None
+    # Signature checks started for this token (see `reserve_attempt`).
+    signature_attempts: int = 0
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Challenge:
@@ -52,6 +58,8 @@ class Challenge:
             application_id=as_int(row["application_id"]),
             interaction_token=row["interaction_token"],
             message_id=as_int(row["message_id"]),
+            request_id=row["request_id"],
+            signature_attempts=int(row["signature_attempts"] or 0),
         )
 
 
@@ -87,7 +95,7 @@ def in_db_create(
             return OpenCount(open_now, recent, row["oldest"] if row else None)
         conn.execute(
             "INSERT INTO siwe_challenges (token, discord_user_id, discord_user_name, nonce, "
-            "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "created_at, expires_at, request_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 challenge.token,
                 user,
@@ -95,6 +103,7 @@ def in_db_create(
                 challenge.nonce,
                 challenge.created_at,
                 challenge.expires_at,
+                challenge.request_id,
             ),
         )
     return None
@@ -144,18 +153,39 @@ async def attach_interaction(
     )
 
 
+def in_db_reserve_attempt(conn: Connection, token: str, now: str, max_attempts: int) -> int | None:
+    """Count one signature check against the token before it runs, atomically: returns
+    the attempt's number (1, 2, …), or None when the token is used, expired or has had
+    `max_attempts` already. Reserving first (rather than counting failures after the
+    check) keeps the limit when many checks of one token run at once."""
+    row = conn.fetchone(
+        "UPDATE siwe_challenges SET signature_attempts = signature_attempts + 1 "
+        "WHERE token = ? AND consumed_at IS NULL AND expires_at > ? "
+        "AND signature_attempts < ? RETURNING signature_attempts",
+        (token, now, max_attempts),
+    )
+    return None if row is None else int(row["signature_attempts"])
+
+
+async def reserve_attempt(db: Database, token: str, *, now: str, max_attempts: int) -> int | None:
+    return await db.run(in_db_reserve_attempt, token, now, max_attempts)
+
+
 def in_db_consume_and_link(
     conn: Connection, token: str, address: str, message: str, proof: str, now: str
 ) -> int | None:
     """Mark the token used and link the wallet, atomically. The `message = ?` guard makes
-    sure the text that was verified is still the one stored. Returns the Discord user id,
-    or None when the token was already used (or its message changed meanwhile)."""
+    sure the text that was verified is still the one stored; `expires_at > now` that the
+    token did not expire while its signature was checked (a contract wallet's check is
+    a network round trip). Returns the Discord user id, or None when the token was
+    already used, has expired, or its message changed meanwhile."""
     with conn.transaction():
         row = conn.fetchone(
             "UPDATE siwe_challenges SET consumed_at = ? "
-            "WHERE token = ? AND consumed_at IS NULL AND address = ? AND message = ? "
+            "WHERE token = ? AND consumed_at IS NULL AND expires_at > ? "
+            "AND address = ? AND message = ? "
             "RETURNING discord_user_id",
-            (now, token, address, message),
+            (now, token, now, address, message),
         )
         if row is None:
             return None
@@ -179,6 +209,16 @@ async def forget_interaction(db: Database, token: str) -> None:
     """The Discord interaction token is a credential: drop it once it has been used."""
     await db.execute(
         "UPDATE siwe_challenges SET interaction_token = NULL WHERE token = ?", (token,)
+    )
+
+
+async def forget_expired_interactions(db: Database, *, now: str) -> int:
+    """Drop the Discord interaction of every link that expired unused: nothing will edit
+    its message any more, and the interaction token is a credential. Returns how many."""
+    return await db.execute(
+        "UPDATE siwe_challenges SET interaction_token = NULL, application_id = NULL, "
+        "message_id = NULL WHERE expires_at <= ? AND interaction_token IS NOT NULL",
+        (now,),
     )
 
 

@@ -1,9 +1,11 @@
 """The signing page: `/link/<token>` connects a browser wallet and signs the message.
 
-The page is static HTML and a small script; it talks to two JSON endpoints here:
-`GET /link/<token>/message?address=0x…` (the exact text to sign) and
+The page is static HTML and a small script; it talks to three JSON endpoints here:
+`GET /link/<token>/status` (whether the link can still be used, asked before any
+wallet is), `GET /link/<token>/message?address=0x…` (the exact text to sign) and
 `POST /link/<token>` with `{"signature": "0x…"}`. The page never sends the message
-back: the server verifies the text it stored.
+back: the server verifies the text it stored. The JSON endpoints share one
+per-address rate limit (`bot.web.ratelimit`); the token has its own attempt limit.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from bot.services.wallet.links import LinkResult, WalletLinker
+from bot.services.wallet.links import LinkRefused, LinkResult, WalletLinker
+from bot.web.ratelimit import SlidingWindowLimiter
 from bot.web.responses import (
     SECURITY_HEADERS,
     json_body,
@@ -34,8 +37,11 @@ _STATIC = {
 }
 
 
-def link_routes(linker: WalletLinker, on_linked: OnLinked) -> list[web.RouteDef]:
+def link_routes(
+    linker: WalletLinker, on_linked: OnLinked, limiter: SlidingWindowLimiter | None = None
+) -> list[web.RouteDef]:
     html = static_file("link.html")
+    limit = (limiter or SlidingWindowLimiter()).guard
 
     async def show_page(_: web.Request) -> web.Response:
         return page(html)
@@ -47,6 +53,16 @@ def link_routes(linker: WalletLinker, on_linked: OnLinked) -> list[web.RouteDef]
         return web.Response(
             body=static_file(name), content_type=_STATIC[name], headers=SECURITY_HEADERS
         )
+
+    async def status(request: web.Request) -> web.Response:
+        try:
+            expires = await linker.check_open(request.match_info["token"])
+        except LinkRefused as refused:
+            # Unknown, used, expired or out of attempts: the page says so, asks no wallet.
+            return json_response({"open": False, "error": refused.message})
+        except Exception as exc:
+            return refusal(exc, page_name="link page")
+        return json_response({"open": True, "expires_at": expires.isoformat()})
 
     async def message(request: web.Request) -> web.Response:
         try:
@@ -77,7 +93,8 @@ def link_routes(linker: WalletLinker, on_linked: OnLinked) -> list[web.RouteDef]
 
     return [
         web.get("/link/{token}", show_page),
-        web.get("/link/{token}/message", message),
-        web.post("/link/{token}", submit),
+        web.get("/link/{token}/status", limit(status)),
+        web.get("/link/{token}/message", limit(message)),
+        web.post("/link/{token}", limit(submit)),
         web.get("/static/{name}", static),
     ]

@@ -16,6 +16,7 @@ from discord import app_commands
 
 from bot.errors import ServiceUnavailable, UserFacingError, new_ref
 from bot.services.records import DatabaseError
+from cogs.common.custom_ids import redacted
 from cogs.common.text import discord_moment
 
 log = logging.getLogger("bot.errors")
@@ -32,9 +33,10 @@ def _unwrap(error: BaseException) -> BaseException:
 
 
 def _custom_id(interaction: discord.Interaction[C]) -> str | None:
+    """The interaction's custom_id as logs may show it (secret parts hashed)."""
     data: dict[str, Any] = dict(interaction.data or {})
     value = data.get("custom_id")
-    return str(value) if value is not None else None
+    return redacted(str(value)) if value is not None else None
 
 
 def can_retry(error: BaseException) -> bool:

@@ -8,9 +8,14 @@ wallet:unlink:<user id>:yes|no    the unlink confirmation (its user only)
 
 from __future__ import annotations
 
-from cogs.common.custom_ids import claim
+from cogs.common.custom_ids import claim, secret_after
 
-PREFIX = claim("wallet:", "wallet")
+# The link token is a credential: logs show its hash (`wallet:paste:#3f2a9c1d`).
+PREFIX = claim(
+    "wallet:",
+    "wallet",
+    redact=secret_after(2, only=("wallet:paste:", "wallet:address:", "wallet:signature:")),
+)
 # The shape of a link token (random, URL-safe), as it appears in custom_ids.
 TOKEN_PATTERN = r"[A-Za-z0-9_-]{20,64}"  # noqa: S105
 PASTE_TEMPLATE = rf"wallet:paste:(?P<token>{TOKEN_PATTERN})"

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
@@ -175,3 +176,101 @@ async def test_signing_page_reports_a_refusal_and_the_legacy_provider_works(
         await page.get_by_role("button", name="Try again").click()
         await page.get_by_role("button", name="Connect Test Wallet").click()
         await page.locator("#result.ok").wait_for(state="visible", timeout=15_000)
+
+
+# Counts EIP-6963 discovery requests: a dead link's page must not even look for wallets.
+DISCOVERY_COUNTER = """
+window.discoveryRequests = 0;
+window.addEventListener("eip6963:requestProvider", () => { window.discoveryRequests += 1; });
+"""
+
+
+async def link_url(emulator: DiscordEmulator) -> str:
+    ix = await emulator.run_command("wallet link", user_id=42, channel_id=7)
+    original = await ix.original()
+    return str(
+        next(c["url"] for row in original["components"] for c in row["components"] if c.get("url"))
+    )
+
+
+async def test_a_dead_link_says_so_before_any_wallet_is_asked(
+    harness: BotHarness, emulator: DiscordEmulator, browser: Browser
+) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    key = Account.create()
+    async with (
+        harness.running(http_port=port, public_base_url=base) as bot,
+        aiohttp.ClientSession() as http,
+    ):
+        used = await link_url(emulator)
+        async with http.get(f"{used}/message", params={"address": key.address}) as r:
+            text = (await r.json())["message"]
+        signed = key.sign_message(encode_defunct(text=text)).signature.hex()
+        async with http.post(used, json={"signature": "0x" + signed.removeprefix("0x")}) as r:
+            assert r.status == 200
+        expired = await link_url(emulator)
+        await bot.db.execute(
+            "UPDATE siwe_challenges SET expires_at = '2020-01-01T00:00:00.000Z' WHERE token = ?",
+            (expired.rsplit("/", 1)[1],),
+        )
+        exhausted = await link_url(emulator)
+        async with http.get(f"{exhausted}/message", params={"address": key.address}) as r:
+            text = (await r.json())["message"]
+        wrong = Account.create().sign_message(encode_defunct(text=text)).signature.hex()
+        for _ in range(5):
+            async with http.post(exhausted, json={"signature": "0x" + wrong.removeprefix("0x")}):
+                pass
+        cases = {
+            "unknown": (f"{base}/link/{'A' * 32}", "not valid"),
+            "used": (used, "already used"),
+            "expired": (expired, "expired"),
+            "exhausted": (exhausted, "too many attempts"),
+        }
+        ARTIFACTS.mkdir(exist_ok=True)
+        for name, (url, reason) in cases.items():
+            wallet = Wallet(key)
+            page = await browser.new_page()
+            await page.expose_function("pyWallet", wallet)
+            await page.add_init_script(WALLET_SCRIPT.replace("INJECT_LEGACY", "true"))
+            await page.add_init_script(DISCOVERY_COUNTER)
+            await page.goto(url)
+            notice = page.locator("#dead")
+            await notice.wait_for(state="visible", timeout=5_000)
+            await page.wait_for_timeout(600)  # past the wallet-discovery delay
+            await page.screenshot(
+                path=str(ARTIFACTS / f"link-page-dead-{name}.png"), full_page=True
+            )
+            shown = await notice.text_content() or ""
+            assert reason in shown and "/wallet link" in shown, (name, shown)
+            assert wallet.calls == [], name
+            assert await page.evaluate("window.discoveryRequests") == 0, name
+            for hidden in ("#wallets", "#no-wallet", "#retry", "#lead", "#progress"):
+                assert not await page.locator(hidden).is_visible(), (name, hidden)
+            await page.close()
+
+
+async def test_the_page_shows_the_rate_limit(
+    harness: BotHarness, emulator: DiscordEmulator, browser: Browser
+) -> None:
+    port = free_port()
+    key = Account.create()
+    wallet = Wallet(key)
+    async with (
+        harness.running(http_port=port, public_base_url=f"http://127.0.0.1:{port}"),
+        aiohttp.ClientSession() as http,
+    ):
+        url = await link_url(emulator)
+        for _ in range(20):  # this address's whole minute
+            async with http.get(f"{url}/status") as r:
+                assert r.status == 200
+        page = await browser.new_page()
+        await page.expose_function("pyWallet", wallet)
+        await page.add_init_script(WALLET_SCRIPT.replace("INJECT_LEGACY", "false"))
+        await page.goto(url)
+        result = page.locator("#result.error")
+        await result.wait_for(state="visible", timeout=5_000)
+        await page.screenshot(path=str(ARTIFACTS / "link-page-rate-limited.png"), full_page=True)
+        assert "Too many requests" in (await result.text_content() or "")
+        assert await page.locator("#retry").is_visible()
+        assert wallet.calls == []

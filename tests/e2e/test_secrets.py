@@ -6,6 +6,7 @@ none of the secret values may appear in its logs, in anything it sent to Discord
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import signal
@@ -154,3 +155,90 @@ async def test_a_bad_setting_exits_2_without_echoing_a_secret(
         assert named in output, output
         for secret in needles(rpc_url):
             assert secret not in output, f"{secret!r} echoed for {overrides}"
+
+
+def components(message: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for row in message.get("components", []) for c in row.get("components", [])]
+
+
+async def test_link_tokens_never_reach_the_logs(emulator: DiscordEmulator, tmp_path: Path) -> None:
+    """Refused wallet buttons and modals are logged with their custom_id: the link token
+    in it (a credential for 10 minutes) shows as a short hash, even at DEBUG."""
+    port = free_port()
+    rpc_url = f"http://127.0.0.1:{free_port()}/v2/{SECRET_RPC_KEY}"
+    env = {
+        **base_env(tmp_path, emulator, port, rpc_url),
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+    }
+    del env["BASE_RPC_URL"]  # wrong signatures are then refused at once, without a chain
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await wait_healthy(port, process)
+        original = await (
+            await emulator.run_command("wallet link", user_id=42, channel_id=7)
+        ).original(timeout=15)
+        paste = next(c["custom_id"] for c in components(original) if c.get("custom_id"))
+        page_url = next(c["url"] for c in components(original) if c.get("url"))
+        token = paste.removeprefix("wallet:paste:")
+        assert token and page_url.endswith(f"/link/{token}")
+        # An address that is not one: the address modal refuses it.
+        modal = await (await emulator.click(original, paste, user_id=42)).modal(timeout=10)
+        assert modal["custom_id"] == f"wallet:address:{token}"
+        bad = await emulator.submit_modal(
+            modal["custom_id"], {"address": "0x" + "zz" * 20}, user_id=42
+        )
+        assert "not an Ethereum address" in (await bad.response(timeout=10))["data"]["content"]
+        modal = await (await emulator.click(original, paste, user_id=42)).modal(timeout=10)
+        address = {"address": "0x" + "12" * 20}
+        await (await emulator.submit_modal(modal["custom_id"], address, user_id=42)).response(
+            timeout=10
+        )
+        # Five wrong signatures through the modal use the link up…
+        for attempt in range(5):
+            modal = await (await emulator.click(original["id"], paste, user_id=42)).modal(
+                timeout=10
+            )
+            assert modal["custom_id"] == f"wallet:signature:{token}"
+            wrong = {"signature": "0x" + f"{attempt + 1:02x}" * 65}
+            (answer,) = await (
+                await emulator.submit_modal(modal["custom_id"], wrong, user_id=42)
+            ).followups(count=1, timeout=15)
+            assert "not made by" in answer["content"], answer
+        assert "last attempt" in answer["content"]
+        # …and then the button itself is refused.
+        dead = await (await emulator.click(original["id"], paste, user_id=42)).response(timeout=10)
+        assert "too many attempts" in dead["data"]["content"]
+        # And the signing page, refused too.
+        async with aiohttp.ClientSession() as http:
+            async with http.get(page_url) as response:
+                assert response.status == 200
+            async with http.get(f"{page_url}/status") as response:
+                assert "too many attempts" in (await response.json())["error"]
+            async with http.post(page_url, json={"signature": "0x" + "cd" * 65}) as response:
+                assert response.status == 400
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 20)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    stdout, stderr = await process.communicate()
+    logs = stderr.decode() + stdout.decode()
+    assert process.returncode == 0, logs[-3000:]
+    assert token not in logs
+    hashed = "#" + hashlib.sha256(token.encode()).hexdigest()[:8]
+    entries = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
+    refusals = [e for e in entries if e["msg"].startswith("interaction refused")]
+    assert {e.get("custom_id") for e in refusals} == {
+        f"wallet:address:{hashed}",
+        f"wallet:signature:{hashed}",
+        f"wallet:paste:{hashed}",
+    }, refusals

@@ -147,3 +147,66 @@ async def test_wallet_link_without_configuration_says_so_privately(
         ).response()
     assert response["data"]["flags"] & EPHEMERAL
     assert "PUBLIC_BASE_URL or SIWE_DOMAIN" in response["data"]["content"]
+
+
+async def test_the_link_endpoints_are_rate_limited_per_address(
+    harness: BotHarness, emulator: DiscordEmulator
+) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    key = Account.create()
+    async with harness.running(http_port=port, public_base_url=base):
+        ix = await emulator.run_command("wallet link", user_id=42, channel_id=7)
+        page_url = next(b["url"] for b in buttons(await ix.original()) if b.get("url"))
+        async with aiohttp.ClientSession() as http:
+            # 20 requests a minute over the message, status and signature endpoints…
+            for n in range(20):
+                if n % 2:
+                    request = http.get(f"{page_url}/message", params={"address": key.address})
+                else:
+                    request = http.post(page_url, json={"signature": "not hex"})
+                async with request as r:
+                    assert r.status in (200, 400), n
+            # …then 429 with a JSON error the page shows, on each of them.
+            for request in (
+                http.post(page_url, json={"signature": "0x" + "ab" * 65}),
+                http.get(f"{page_url}/message", params={"address": key.address}),
+                http.get(f"{page_url}/status"),
+            ):
+                async with request as r:
+                    assert r.status == 429
+                    assert 1 <= int(r.headers["Retry-After"]) <= 60
+                    assert r.headers["Cache-Control"] == "no-store"
+                    assert "Too many requests" in (await r.json())["error"]
+            # The page itself is static and still served.
+            async with http.get(page_url) as r:
+                assert r.status == 200
+        # Nothing reached the signature check: the token is untouched.
+        ix = await emulator.run_command("wallet status", user_id=42, channel_id=7)
+        assert "No wallet linked" in (await ix.response())["data"]["content"]
+
+
+async def test_five_wrong_signatures_on_the_page_kill_the_token(
+    harness: BotHarness, emulator: DiscordEmulator
+) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    key = Account.create()
+    async with harness.running(http_port=port, public_base_url=base):
+        ix = await emulator.run_command("wallet link", user_id=42, channel_id=7)
+        page_url = next(b["url"] for b in buttons(await ix.original()) if b.get("url"))
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{page_url}/message", params={"address": key.address}) as r:
+                text = (await r.json())["message"]
+            for _ in range(5):
+                async with http.post(
+                    page_url, json={"signature": sign(Account.create(), text)}
+                ) as r:
+                    assert r.status == 400
+                    assert "not made by" in (await r.json())["error"]
+            async with http.post(page_url, json={"signature": sign(key, text)}) as r:
+                assert r.status == 400
+                assert "too many attempts" in (await r.json())["error"]
+            async with http.get(f"{page_url}/status") as r:
+                body = await r.json()
+                assert body["open"] is False and "Run /wallet link again" in body["error"]

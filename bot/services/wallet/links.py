@@ -10,7 +10,7 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from bot.clients.rpc import JsonRpcClient
@@ -37,6 +37,9 @@ from storage.wallets import WalletLink
 log = logging.getLogger(__name__)
 
 TOKEN_TTL = timedelta(minutes=10)
+# Signature checks per token: each wrong one may cost RPC calls (a contract wallet's
+# eth_getCode / eth_call), so a token dies after a few instead of allowing guesses forever.
+MAX_SIGNATURE_ATTEMPTS = 5
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 _NAME_UNSAFE = re.compile(r"[^a-z0-9._-]")
 
@@ -47,6 +50,15 @@ class LinkRefused(UserFacingError):
 
 class SlowDown(UserFacingError):
     pass
+
+
+NOT_VALID = "This link is not valid. Run /wallet link in Discord for a new one."
+ALREADY_USED = "This link was already used. Run /wallet link again to link another wallet."
+EXPIRED = "This link has expired (links last 10 minutes). Run /wallet link again."
+TOO_MANY_ATTEMPTS = (
+    "This link has had too many attempts with a wrong signature. "
+    "Run /wallet link again for a new one."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +103,7 @@ class WalletLinker:
         clock: Clock = utc_clock,
         max_open: int = 3,
         max_per_minute: int = 5,
+        max_attempts: int = MAX_SIGNATURE_ATTEMPTS,
     ) -> None:
         self.db = db
         self._origin = origin
@@ -98,6 +111,7 @@ class WalletLinker:
         self.clock = clock
         self.max_open = max_open
         self.max_per_minute = max_per_minute
+        self.max_attempts = max_attempts
 
     # --- start ------------------------------------------------------------------
     @property
@@ -123,6 +137,9 @@ class WalletLinker:
             application_id=None,
             interaction_token=None,
             message_id=None,
+            # The message's Request ID: users paste the message into other tools, so it
+            # must not be the token (a credential), only tell link requests apart.
+            request_id=secrets.token_hex(8),
         )
         refused = await link_challenges.create(
             self.db,
@@ -164,23 +181,30 @@ class WalletLinker:
     async def _open_challenge(self, token: str, user_id: int | None) -> Challenge:
         self.origin  # noqa: B018 (refuse at once when linking is off)
         if not _TOKEN.match(token or ""):
-            raise LinkRefused("This link is not valid. Run /wallet link in Discord for a new one.")
+            raise LinkRefused(NOT_VALID)
         challenge = await link_challenges.get(self.db, token)
         if challenge is None:
-            raise LinkRefused("This link is not valid. Run /wallet link in Discord for a new one.")
+            raise LinkRefused(NOT_VALID)
         if user_id is not None and challenge.discord_user_id != user_id:
             raise LinkRefused(
                 "This link request belongs to someone else. Run /wallet link yourself."
             )
         if challenge.consumed_at is not None:
-            raise LinkRefused(
-                "This link was already used. Run /wallet link again to link another wallet."
-            )
-        if self.clock() >= parse_time(challenge.expires_at):
-            raise LinkRefused(
-                "This link has expired (links last 10 minutes). Run /wallet link again."
-            )
+            raise LinkRefused(ALREADY_USED)
+        # No request_id: made before migration 0010, when the token was the Request ID.
+        # Such a link lives 10 minutes at most; rather than keep the token in messages,
+        # it counts as expired and the user runs /wallet link again.
+        if self.clock() >= parse_time(challenge.expires_at) or challenge.request_id is None:
+            raise LinkRefused(EXPIRED)
+        if challenge.signature_attempts >= self.max_attempts:
+            raise LinkRefused(TOO_MANY_ATTEMPTS)
         return challenge
+
+    async def check_open(self, token: str) -> datetime:
+        """When the link behind `token` expires; raises `LinkRefused` saying why it
+        cannot be used (unknown, used, expired, too many attempts)."""
+        challenge = await self._open_challenge(token, None)
+        return parse_time(challenge.expires_at)
 
     async def challenge_for(self, token: str, user_id: int) -> Challenge:
         """The open challenge behind `token`, if it is this user's."""
@@ -192,7 +216,7 @@ class WalletLinker:
             uri=self.origin.uri,
             chain_id=BASE_CHAIN_ID,
             nonce=challenge.nonce,
-            request_id=challenge.token,
+            request_id=_request_id(challenge),
             statement=statement_for(challenge.discord_user_id, challenge.discord_user_name),
             max_age=MESSAGE_TTL,
         )
@@ -211,10 +235,10 @@ class WalletLinker:
             nonce=challenge.nonce,
             issued_at=now,
             expires_at=expires,
-            request_id=challenge.token,
+            request_id=_request_id(challenge),
         )
         if not await link_challenges.set_message(self.db, token, account, text):
-            raise LinkRefused("This link was already used. Run /wallet link again.")
+            raise LinkRefused(ALREADY_USED)
         return text
 
     # --- the proof ----------------------------------------------------------------
@@ -229,7 +253,25 @@ class WalletLinker:
         check_fields(parsed, self._expectations(challenge), self.clock())
         if parsed.address != challenge.address:
             raise LinkRefused("The stored message names another address. Run /wallet link again.")
-        proof = await self._prove(text, parsed.address, normalise_signature(signature))
+        # Shape and length first: garbage is refused without an attempt or an RPC call.
+        raw = normalise_signature(signature)
+        attempt = await link_challenges.reserve_attempt(
+            self.db, token, now=iso(self.clock()), max_attempts=self.max_attempts
+        )
+        if attempt is None:
+            await self._open_challenge(token, user_id)  # says why: used, expired, …
+            raise LinkRefused(TOO_MANY_ATTEMPTS)
+        # An attempt stays counted even when the RPC fails: an ERC-6492 "signature" runs
+        # the sender's factory code in eth_call, which can be made to time out at will.
+        try:
+            proof = await self._prove(text, parsed.address, raw)
+        except LinkRefused as refused:
+            if attempt >= self.max_attempts:
+                refused.message = (
+                    f"{refused.message} That was the last attempt for this link: "
+                    "run /wallet link again for a new one."
+                )
+            raise
         linked = await link_challenges.consume_and_link(
             self.db,
             token,
@@ -239,7 +281,9 @@ class WalletLinker:
             now=iso(self.clock()),
         )
         if linked is None:
-            raise LinkRefused("This link was already used. Run /wallet link again.")
+            # Used meanwhile, or expired while the signature was checked: say which.
+            await self._open_challenge(token, user_id)
+            raise LinkRefused(ALREADY_USED)
         log.info(
             "wallet linked",
             extra={"discord_user_id": str(linked), "address": parsed.address, "proof": proof},
@@ -270,7 +314,17 @@ class WalletLinker:
         await link_challenges.forget_interaction(self.db, token)
 
     async def purge_expired(self, *, older_than: timedelta) -> int:
-        return await link_challenges.purge(self.db, expired_before=iso(self.clock() - older_than))
+        """Forget the Discord interaction of every expired link at once, and delete the
+        links expired for longer than `older_than`. Returns how many were deleted."""
+        now = self.clock()
+        await link_challenges.forget_expired_interactions(self.db, now=iso(now))
+        return await link_challenges.purge(self.db, expired_before=iso(now - older_than))
+
+
+def _request_id(challenge: Challenge) -> str:
+    if challenge.request_id is None:  # refused by _open_challenge already
+        raise LinkRefused(EXPIRED)
+    return challenge.request_id
 
 
 __all__ = [

@@ -1,5 +1,7 @@
-// Signing page: find an EIP-1193 wallet (EIP-6963 discovery, then window.ethereum),
-// ask for the account, fetch the server-built message, personal_sign it, post it.
+// Signing page: ask the bot whether the link can still be used (no wallet is asked
+// anything for a dead link), then find an EIP-1193 wallet (EIP-6963 discovery, then
+// window.ethereum), ask for the account, fetch the server-built message, personal_sign
+// it, post it.
 "use strict";
 
 (function () {
@@ -20,6 +22,13 @@
     box.textContent = text;
     box.hidden = false;
     show("retry", kind === "error");
+  }
+
+  function dead(reason) {
+    for (const id of ["lead", "wallets", "no-wallet", "progress", "retry"]) show(id, false);
+    $("result").hidden = true;
+    $("dead-reason").textContent = reason;
+    show("dead", true);
   }
 
   function short(address) { return address.slice(0, 6) + "\u2026" + address.slice(-4); }
@@ -122,14 +131,44 @@
       list.appendChild(button);
     }
     show("wallets", true);
-    $("retry").onclick = () => { $("result").hidden = true; offerWallets(); };
   }
 
+  let discovered = false;
+  function discover() {
+    if (discovered) return offerWallets();
+    discovered = true;
+    window.dispatchEvent(new Event("eip6963:requestProvider"));
+    // Wallets announce within a tick; give slow ones a moment before deciding.
+    setTimeout(offerWallets, 300);
+  }
+
+  // First the link's state: a used, expired or unknown link says so, and no wallet is
+  // discovered or asked for anything.
+  async function start() {
+    show("retry", false);
+    show("wallets", false);
+    $("result").hidden = true;
+    step("Checking your link\u2026");
+    let body;
+    try {
+      const response = await fetch("/link/" + encodeURIComponent(token) + "/status", { credentials: "omit" });
+      body = await response.json();
+      show("progress", false);
+      if (!response.ok) return result("error", body.error || "The bot refused this request.");
+    } catch (error) {
+      show("progress", false);
+      return result("error", "Could not reach the bot. Check your connection and try again.");
+    }
+    if (!body.open) return dead(body.error || "This link can no longer be used.");
+    discover();
+  }
+
+  // Listening is passive: wallets that announce themselves on their own are noted.
   window.addEventListener("eip6963:announceProvider", (event) => {
     const detail = event.detail;
     if (detail && detail.info && detail.provider) providers.set(detail.info.uuid || detail.info.name, detail);
   });
-  window.dispatchEvent(new Event("eip6963:requestProvider"));
-  // Wallets announce within a tick; give slow ones a moment before deciding.
-  setTimeout(offerWallets, 300);
+  // "Try again" checks the link again first: it may have run out meanwhile.
+  $("retry").onclick = start;
+  start();
 })();

@@ -64,3 +64,12 @@ def test_text_format_on_request() -> None:
     logging.getLogger("bot.test").info("plain", extra={"ref": "X"})
     assert "plain" in buffer.getvalue() and "ref=X" in buffer.getvalue()
     assert not buffer.getvalue().startswith("{")
+
+
+def test_discord_debug_logs_that_echo_payloads_stay_quiet(stream: io.StringIO) -> None:
+    # discord.py logs every gateway event and HTTP body at DEBUG: interaction tokens
+    # and custom_ids carrying link tokens. LOG_LEVEL=DEBUG must not let them through.
+    logging.getLogger("discord.gateway").debug("WebSocket Event: %s", {"custom_id": "x"})
+    logging.getLogger("discord.http").debug("POST with %s", "body")
+    logging.getLogger("discord.client").debug("still shown")
+    assert [entry["logger"] for entry in lines(stream)] == ["discord.client"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 
 import pytest
@@ -54,3 +55,33 @@ def test_every_dynamic_item_template_starts_with_a_claimed_prefix() -> None:
             pattern.startswith(p.replace(":", "\\:")) or pattern.startswith(p)
             for p in custom_ids.claimed()
         ), pattern
+
+
+def test_secret_parts_are_hashed_for_logs() -> None:
+    from cogs.wallet import ids as wallet_ids
+
+    token = "Zk3_secret-link-token-0123456789"
+    hashed = custom_ids.secret_hash(token)
+    assert hashed == "#" + hashlib.sha256(token.encode()).hexdigest()[:8]
+    for built in (
+        wallet_ids.paste_id(token),
+        wallet_ids.address_modal_id(token),
+        wallet_ids.signature_modal_id(token),
+    ):
+        shown = custom_ids.redacted(built)
+        assert token not in shown
+        assert shown == built.removesuffix(token) + hashed
+    assert custom_ids.redacted("wallet:paste:") == "wallet:paste:" + custom_ids.secret_hash("")
+    # Ids without a secret are logged as they are.
+    assert custom_ids.redacted(wallet_ids.unlink_id(42, "yes")) == "wallet:unlink:42:yes"
+    assert custom_ids.redacted("gen:open:" + "a" * 32) == "gen:open:" + "a" * 32
+    assert custom_ids.redacted("nobody:x:y") == "nobody:x:y"
+
+
+def test_secret_after_counts_colons_and_honours_only() -> None:
+    redact = custom_ids.secret_after(1)
+    assert redact("f:abc:def") == "f:" + custom_ids.secret_hash("abc:def")
+    assert redact("f") == "f"
+    only = custom_ids.secret_after(2, only=("f:s:",))
+    assert only("f:s:xyz") == "f:s:" + custom_ids.secret_hash("xyz")
+    assert only("f:t:xyz") == "f:t:xyz"

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
+from aiohttp import web
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
@@ -72,7 +73,12 @@ async def test_a_signed_message_links_the_wallet(
     token, text = await prepared(linker, key)
     assert text.startswith("bot.example wants you to sign in with your Ethereum account:\n")
     assert f"\n{key.address}\n" in text
-    assert "Chain ID: 8453" in text and f"Request ID: {token}" in text
+    assert "Chain ID: 8453" in text
+    # The Request ID is the challenge's own random id, never the token (a credential).
+    row = await db.fetchone("SELECT request_id FROM siwe_challenges WHERE token = ?", (token,))
+    assert row is not None and re.fullmatch(r"[0-9a-f]{16}", row["request_id"])
+    assert f"Request ID: {row['request_id']}" in text
+    assert token not in text
     assert "Discord user @alice (id 42)" in text
     result = await linker.complete(token, sign(key, text), user_id=ALICE)
     assert (result.address, result.proof, result.discord_user_id) == (key.address, "eoa", ALICE)
@@ -111,7 +117,11 @@ async def test_token_used_twice_at_once_links_exactly_once(
     successes = [o for o in outcomes if not isinstance(o, BaseException)]
     failures = [o for o in outcomes if isinstance(o, BaseException)]
     assert len(successes) == 1
-    assert all(isinstance(f, UserFacingError) and "already used" in f.message for f in failures)
+    # The others find the token used, or its few signature attempts all taken at once.
+    assert all(
+        isinstance(f, UserFacingError) and re.search("already used|too many attempts", f.message)
+        for f in failures
+    ), failures
 
 
 async def test_another_user_cannot_redeem_the_token(
@@ -313,3 +323,160 @@ async def test_link_of_and_unlink(linker: WalletLinker, key: LocalAccount) -> No
     assert link is not None and (link.wallet_address, link.proof) == (key.address, "eoa")
     assert await linker.unlink(ALICE)
     assert await linker.link_of(ALICE) is None
+
+
+async def test_a_request_id_from_another_challenge_is_refused(
+    linker: WalletLinker, key: LocalAccount, db: Database
+) -> None:
+    token, text = await prepared(linker, key)
+    other = await linker.start(ALICE, "alice")
+    assert other.request_id and other.request_id not in text
+    row = await db.fetchone("SELECT request_id FROM siwe_challenges WHERE token = ?", (token,))
+    assert row is not None
+    forged = await tamper(
+        db, token, f"Request ID: {row['request_id']}", f"Request ID: {other.request_id}"
+    )
+    with pytest.raises(UserFacingError, match="another link request"):
+        await linker.complete(token, sign(key, forged))
+    # Nor does the token itself pass as the Request ID any more.
+    forged = await tamper(db, token, f"Request ID: {other.request_id}", f"Request ID: {token}")
+    with pytest.raises(UserFacingError, match="another link request"):
+        await linker.complete(token, sign(key, forged))
+
+
+async def test_a_challenge_from_before_request_ids_counts_as_expired(
+    linker: WalletLinker, key: LocalAccount, db: Database
+) -> None:
+    token, text = await prepared(linker, key)
+    await db.execute("UPDATE siwe_challenges SET request_id = NULL WHERE token = ?", (token,))
+    with pytest.raises(UserFacingError, match=r"expired.*Run /wallet link again"):
+        await linker.complete(token, sign(key, text))
+    with pytest.raises(UserFacingError, match="expired"):
+        await linker.check_open(token)
+
+
+async def test_wrong_signatures_use_up_the_token(linker: WalletLinker, key: LocalAccount) -> None:
+    token, text = await prepared(linker, key)
+    stranger = Account.create()
+    for attempt in range(1, 6):
+        with pytest.raises(UserFacingError, match="not made by") as refused:
+            await linker.complete(token, sign(stranger, text))
+        assert ("last attempt" in refused.value.message) == (attempt == 5)
+    # Dead now, even for the right signature, and everywhere the token is used.
+    with pytest.raises(UserFacingError, match=r"too many attempts.*Run /wallet link again"):
+        await linker.complete(token, sign(key, text))
+    with pytest.raises(UserFacingError, match="too many attempts"):
+        await linker.message_for(token, key.address)
+    with pytest.raises(UserFacingError, match="too many attempts"):
+        await linker.challenge_for(token, ALICE)
+    with pytest.raises(UserFacingError, match="too many attempts"):
+        await linker.check_open(token)
+
+
+async def test_garbage_is_refused_without_using_an_attempt(
+    linker: WalletLinker, key: LocalAccount, db: Database
+) -> None:
+    token, text = await prepared(linker, key)
+    for _ in range(10):
+        with pytest.raises(UserFacingError, match=r"not hex|bytes long"):
+            await linker.complete(token, "0xnope")
+        with pytest.raises(UserFacingError, match="bytes long"):
+            await linker.complete(token, "0x" + "ab" * 20)
+    row = await db.fetchone(
+        "SELECT signature_attempts FROM siwe_challenges WHERE token = ?", (token,)
+    )
+    assert row is not None and row["signature_attempts"] == 0
+    assert (await linker.complete(token, sign(key, text))).proof == "eoa"
+
+
+async def test_attempts_are_counted_atomically_under_concurrency(
+    linker: WalletLinker, key: LocalAccount, db: Database
+) -> None:
+    token, text = await prepared(linker, key)
+    stranger = Account.create()
+    outcomes = await asyncio.gather(
+        *(linker.complete(token, sign(stranger, text)) for _ in range(12)),
+        return_exceptions=True,
+    )
+    messages = [o.message for o in outcomes if isinstance(o, UserFacingError)]
+    assert len(messages) == 12
+    assert sum("not made by" in m for m in messages) == 5
+    assert sum(m.startswith("This link has had too many attempts") for m in messages) == 7
+    row = await db.fetchone(
+        "SELECT signature_attempts FROM siwe_challenges WHERE token = ?", (token,)
+    )
+    assert row is not None and row["signature_attempts"] == 5
+
+
+async def test_check_open_says_why_a_link_is_dead(
+    linker: WalletLinker, key: LocalAccount, clock: Clock
+) -> None:
+    challenge = await linker.start(ALICE, "alice")
+    assert await linker.check_open(challenge.token) == datetime(2026, 11, 22, 12, 10, tzinfo=UTC)
+    with pytest.raises(UserFacingError, match="not valid"):
+        await linker.check_open("x" * 30)
+    token, text = await prepared(linker, key)
+    await linker.complete(token, sign(key, text))
+    with pytest.raises(UserFacingError, match="already used"):
+        await linker.check_open(token)
+    clock.advance(minutes=10)
+    with pytest.raises(UserFacingError, match="expired"):
+        await linker.check_open(challenge.token)
+
+
+async def test_expired_links_lose_their_interaction_at_the_hourly_purge(
+    linker: WalletLinker, db: Database, clock: Clock
+) -> None:
+    old = await linker.start(ALICE, "alice")
+    await linker.attach_interaction(old.token, 1, "interaction-secret-old", 11)
+    clock.advance(minutes=9)
+    fresh = await linker.start(ALICE, "alice")
+    await linker.attach_interaction(fresh.token, 1, "interaction-secret-fresh", 12)
+    clock.advance(minutes=1, seconds=1)  # the first expired, the second has 9 minutes left
+    assert await linker.purge_expired(older_than=timedelta(days=1)) == 0  # none deleted yet
+    rows = await db.fetchall(
+        "SELECT token, application_id, interaction_token, message_id FROM siwe_challenges"
+    )
+    by_token = {r["token"]: r for r in rows}
+    assert by_token[old.token]["interaction_token"] is None
+    assert by_token[old.token]["application_id"] is None
+    assert by_token[old.token]["message_id"] is None
+    assert by_token[fresh.token]["interaction_token"] == "interaction-secret-fresh"
+
+
+async def test_a_link_that_expires_while_its_signature_is_checked_is_refused(
+    db: Database, clock: Clock, key: LocalAccount
+) -> None:
+    """A smart wallet's check is a network round trip: the clock passes the link's expiry
+    between the token's checks and its consumption. The consuming UPDATE sees it."""
+    calls: list[str] = []
+
+    async def node(request: web.Request) -> web.Response:
+        body = await request.json()
+        calls.append(body["method"])
+        if body["method"] == "eth_getCode":
+            result = "0x6080"  # a deployed contract wallet
+        else:  # isValidSignature, answered slowly: the link expires meanwhile
+            clock.advance(minutes=10)
+            result = "0x1626ba7e" + "00" * 28
+        return web.json_response({"jsonrpc": "2.0", "id": body["id"], "result": result})
+
+    app = web.Application()
+    app.router.add_post("/", node)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        async with aiohttp.ClientSession() as session:
+            rpc = JsonRpcClient(f"http://127.0.0.1:{port}/", session, timeout=5)
+            linker = WalletLinker(db, ORIGIN, rpc=rpc, clock=clock)
+            token, text = await prepared(linker, key)
+            # Not the key's own signature: the linker asks the wallet contract.
+            with pytest.raises(UserFacingError, match="expired"):
+                await linker.complete(token, sign(Account.create(), text))
+    finally:
+        await runner.cleanup()
+    assert calls == ["eth_getCode", "eth_call"]
+    assert await wallets.get_link(db, ALICE) is None
