@@ -23,6 +23,7 @@ from typing import Any, Literal
 from aiohttp import web
 
 from tests.fakes.fal import tiny_png
+from tests.fakes.gates import Gates
 
 BlockClass = Literal["Image", "Text", "Link", "Media", "Attachment", "Channel"]
 _STAMP = "2024-10-31T03:32:08.347Z"
@@ -91,6 +92,7 @@ class FakeArena:
         self.mislabelled_images: set[int] = set()  # served as text/html
         self.redirected_images: dict[int, str] = {}  # block id -> Location
         self.hang_images: set[int] = set()
+        self.gates = Gates()  # "image": hold image downloads (tests/fakes/gates.py)
         self.in_flight = 0  # image requests being answered now
         self.max_in_flight = 0
         self._stopping = asyncio.Event()
@@ -116,6 +118,7 @@ class FakeArena:
 
     async def stop(self) -> None:
         self._stopping.set()
+        self.gates.release_all()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -351,6 +354,7 @@ class FakeArena:
                 await asyncio.sleep(self.image_latency)
             if block_id in self.hang_images:
                 await self._stopping.wait()
+            await self.gates.at("image")
         finally:
             self.in_flight -= 1
         if block_id in self.broken_images:

@@ -27,6 +27,8 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
+from tests.fakes.gates import Gates
+
 
 @dataclass
 class StorageMode:
@@ -67,6 +69,7 @@ class FakeFalStorage:
         self.upload_attempts: list[str] = []  # route of every upload request
         self._tokens: set[str] = set()
         self._multipart: dict[str, _Multipart] = {}
+        self.gates = Gates()  # "upload": hold uploads (tests/fakes/gates.py)
         self._stopping = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -94,6 +97,7 @@ class FakeFalStorage:
 
     async def stop(self) -> None:
         self._stopping.set()
+        self.gates.release_all()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -159,6 +163,7 @@ class FakeFalStorage:
             return web.json_response({"detail": "bad token"}, status=401)
         if self.mode.hang_upload:
             await self._stopping.wait()
+        await self.gates.at("upload")
         if self.mode.upload_status != 200:
             return web.json_response({"detail": "storage failure"}, status=self.mode.upload_status)
         data = await request.read()

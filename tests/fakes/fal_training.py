@@ -12,6 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.gates import Gates
+
 APP = "fal-ai/flux-lora-fast-training"
 
 
@@ -45,6 +47,9 @@ class FakeFalTraining:
     def __init__(self) -> None:
         self.mode = TrainingMode()
         self.trainings: dict[str, Training] = {}
+        # "submit" (before fal takes the job), "submit:answer" (taken, answer held),
+        # "status", "result": see tests/fakes/gates.py.
+        self.gates = Gates()
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -67,6 +72,7 @@ class FakeFalTraining:
         return self
 
     async def stop(self) -> None:
+        self.gates.release_all()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -77,9 +83,11 @@ class FakeFalTraining:
         return rid
 
     async def _submit(self, request: web.Request) -> web.Response:
+        await self.gates.at("submit")
         if self.mode.submit_status != 200:
             return web.json_response({"detail": "fake failure"}, status=self.mode.submit_status)
         rid = self.add(arguments=await request.json())
+        await self.gates.at("submit:answer")
         base = f"{self.base_url}/{APP}/requests/{rid}"
         return web.json_response(
             {
@@ -91,6 +99,7 @@ class FakeFalTraining:
         )
 
     async def _status(self, request: web.Request) -> web.Response:
+        await self.gates.at("status")
         if self.mode.status_status != 200:
             return web.json_response({"detail": "down"}, status=self.mode.status_status)
         training = self.trainings.get(request.match_info["rid"])
@@ -114,6 +123,7 @@ class FakeFalTraining:
         return web.json_response(body)
 
     async def _result(self, request: web.Request) -> web.Response:
+        await self.gates.at("result")
         rid = request.match_info["rid"]
         if rid not in self.trainings:
             return web.json_response({"detail": "not found"}, status=404)

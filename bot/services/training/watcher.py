@@ -15,6 +15,7 @@ crash finds the message the first attempt posted).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import secrets
@@ -34,7 +35,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LEASE = timedelta(seconds=90)
 DEFAULT_PROGRESS_INTERVAL = 15.0  # seconds between edits of one progress message
-TELLING_CLAIM = timedelta(seconds=60)  # a process that died mid-send is replaced after this
 UNKNOWN_RECHECK = timedelta(hours=1)  # how often a training fal does not know is asked again
 CANCELLED = "cancelled by its owner"
 
@@ -209,8 +209,10 @@ class TrainingWatcher:
         if training.discord_user_id is None or notifier is None:
             return
         now = self.clock()
+        # The claim lasts one lease: a process that died mid-send is replaced as soon as
+        # one that died watching would be.
         if not await trainings.claim_telling(
-            self.db, training.lora_id, now=iso(now), until=iso(now + TELLING_CLAIM)
+            self.db, training.lora_id, now=iso(now), until=iso(now + self.lease)
         ):
             return  # told already, or another process is telling right now
         try:
@@ -219,6 +221,11 @@ class TrainingWatcher:
             log.warning("could not tell the user; will retry", exc_info=True)
             await trainings.release_telling(self.db, training.lora_id)
             return
+        except BaseException:
+            # Stopped mid-send (a graceful stop): the next process tells at once (the
+            # notifier's nonce keeps a message that did go out from being posted twice).
+            await asyncio.shield(trainings.release_telling(self.db, training.lora_id))
+            raise
         await trainings.record_told(
             self.db, training.lora_id, message_id=message_id, now=iso(self.clock())
         )

@@ -9,6 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.gates import Gate
+
 from . import callbacks, events, routes_channels, routes_core  # noqa: F401  (registers routes)
 from .commands import CommandRegistry, check_context
 from .driver import CHANNEL_GUILD, MessageRef, dispatch_interaction, locate, stored_message
@@ -38,7 +40,7 @@ from .models import (
     permission_bits,
 )
 from .records import ChangeSignal, CommandSync, RecordedRequest, Unhandled, Upload, Violation
-from .rest import RateLimitRule, RestApi
+from .rest import HoldRule, RateLimitRule, RestApi
 from .setup import (
     ALICE_ID,
     BOB_ID,
@@ -135,6 +137,8 @@ class DiscordEmulator:
         return self
 
     async def stop(self) -> None:
+        for rule in self.rest.holds:
+            rule.gate.release()
         for task in list(self._tasks):
             task.cancel()
         await self.gateway.close_all()
@@ -303,6 +307,16 @@ class DiscordEmulator:
         rule = RateLimitRule(method.upper(), route, times, retry_after, is_global, scope)
         self.rest.rate_limits.append(rule)
         return rule
+
+    def hold(self, method: str, route: str, *, when: str = "before") -> Gate:
+        """Hold the next requests on a route (spec template or concrete path) at a gate
+        until it is released: "before" Discord acts on them, or "after" (the message is
+        created, the answer withheld). For kill-point tests; released on `stop()`."""
+        if when not in ("before", "after"):
+            raise ValueError("when is 'before' or 'after'")
+        gate = Gate(f"{method} {route} ({when})")
+        self.rest.holds.append(HoldRule(method.upper(), route, when, gate))
+        return gate
 
     def upload(
         self,

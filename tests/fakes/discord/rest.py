@@ -13,6 +13,8 @@ from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, web
 
+from tests.fakes.gates import Gate
+
 from . import spec
 from .errors import DiscordError, invalid_form_body
 from .records import RecordedRequest, Unhandled, Upload
@@ -108,10 +110,25 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
     )
 
 
+@dataclass
+class HoldRule:
+    """Hold matching requests at a gate: "before" Discord acts on them, or "after" it did
+    (the message exists, the answer is held). See `DiscordEmulator.hold`."""
+
+    method: str
+    route: str
+    when: str
+    gate: Gate
+
+    def matches(self, method: str, path: str, template: str | None) -> bool:
+        return self.method == method and self.route in (path, template)
+
+
 class RestApi:
     def __init__(self, emu: DiscordEmulator) -> None:
         self.emu = emu
         self.rate_limits: list[RateLimitRule] = []
+        self.holds: list[HoldRule] = []
 
     # ------------------------------------------------------------------ entry
 
@@ -129,7 +146,9 @@ class RestApi:
         emu.requests.append(record)
         try:
             record.json, record.files = await _read_body(request)
+            await self._hold(request.method, path, template, "before")
             reply = await self._route(request, record, matched)
+            await self._hold(request.method, path, template, "after")
             status, body, headers = reply.status, reply.body, None
         except DiscordError as err:
             status, body, headers = err.status, err.body(), err.headers
@@ -176,6 +195,11 @@ class RestApi:
             if hook is not None and err.status != 429:
                 hook(emu, rest_request, err)
             raise
+
+    async def _hold(self, method: str, path: str, template: str | None, when: str) -> None:
+        for rule in self.holds:
+            if rule.when == when and rule.matches(method, path, template):
+                await rule.gate.hold()
 
     # ----------------------------------------------------------------- checks
 

@@ -1,0 +1,405 @@
+"""The kill-point suite: the real bot as a subprocess, stopped with SIGKILL and, again,
+with SIGTERM at each named step of a paid submission, of the watcher's completion,
+failure and notification, and of a generation; then started again.
+
+A step is reached by holding a fake's answer open at a gate (tests/fakes/gates.py): fal's
+answer to the submission, Discord's answer to the progress post, and so on. After the
+restart every case checks the money invariant on the database (every verified payment
+ended as a training or a usable credit, no credit spent twice, no reservation left
+behind), that the user was told exactly once (or, where nothing was submitted, that the
+next /train uses the credit instead of asking to pay again), and that nothing was
+written twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import signal
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import fal_client.client as fal_internals
+import pytest
+
+from storage import payments
+from storage.credits import AVAILABLE, FROM_PAYMENT, Credit
+from storage.db import Database, DatabaseConfig
+from storage.payments import NewPayment, Quote
+from tests.e2e.conftest import FAKE_TOKEN
+from tests.e2e.test_process import free_port, wait_healthy
+from tests.e2e.test_train import ALICE, CHANNEL, buttons, preview
+from tests.fakes.arena import FakeArena
+from tests.fakes.discord import DiscordEmulator
+from tests.fakes.fal import FakeFal
+from tests.fakes.fal_storage import FakeFalStorage
+from tests.fakes.fal_training import FakeFalTraining
+from tests.fakes.gates import Gate
+from tests.support.gallery_rows import WALLET_A, insert_loras, link_wallet, lora_row
+
+ROOT = Path(__file__).resolve().parents[2]
+SIGNALS = {"SIGKILL": signal.SIGKILL, "SIGTERM": signal.SIGTERM}
+
+
+@dataclass
+class World:
+    emulator: DiscordEmulator
+    arena: FakeArena
+    storage: FakeFalStorage
+    fal: FakeFalTraining
+    images: FakeFal
+    db: Database
+    env: dict[str, str]
+    folder: Path
+
+
+@dataclass(frozen=True)
+class KillPoint:
+    """Where the bot dies, and what must be true after it starts again."""
+
+    name: str
+    arm: Callable[[World], Gate]
+    trained: bool  # after the restart a LoRA exists (fal accepted and the bot recorded it)
+    # The watcher's points are armed once the progress message exists.
+    armed_after_progress: bool = False
+    fails: bool = False  # fal fails the job: the credit comes back
+
+
+SUBMISSION = [
+    KillPoint(
+        "credit reserved, images being gathered (Are.na holds a download)",
+        lambda w: w.arena.gates.arm("image"),
+        trained=False,
+    ),
+    KillPoint(
+        "zip uploading (fal storage holds the upload)",
+        lambda w: w.storage.gates.arm("upload"),
+        trained=False,
+    ),
+    KillPoint(
+        "fal asked (fal holds the submission)",
+        lambda w: w.fal.gates.arm("submit"),
+        trained=False,
+    ),
+    KillPoint(
+        "fal accepted, its answer lost",
+        lambda w: w.fal.gates.arm("submit:answer"),
+        trained=False,
+    ),
+    KillPoint(
+        "recorded, progress post held by Discord",
+        lambda w: w.emulator.hold("POST", f"/channels/{CHANNEL}/messages"),
+        trained=True,
+    ),
+    KillPoint(
+        "progress posted, Discord's answer lost",
+        lambda w: w.emulator.hold("POST", f"/channels/{CHANNEL}/messages", when="after"),
+        trained=True,
+    ),
+]
+WATCHER = [
+    KillPoint(
+        "completing (fal holds the weights URL)",
+        lambda w: w.fal.gates.arm("result"),
+        trained=True,
+        armed_after_progress=True,
+    ),
+    KillPoint(
+        "failing (fal holds the failed status)",
+        lambda w: w.fal.gates.arm("status"),
+        trained=True,
+        armed_after_progress=True,
+        fails=True,
+    ),
+    KillPoint(
+        "telling (Discord holds the mention)",
+        lambda w: w.emulator.hold("POST", f"/channels/{CHANNEL}/messages"),
+        trained=True,
+        armed_after_progress=True,
+    ),
+    KillPoint(
+        "told (the mention posted, Discord's answer lost)",
+        lambda w: w.emulator.hold("POST", f"/channels/{CHANNEL}/messages", when="after"),
+        trained=True,
+        armed_after_progress=True,
+    ),
+]
+CASES = [
+    pytest.param(point, sig, id=f"{point.name} - {sig}")
+    for point in (*SUBMISSION, *WATCHER)
+    for sig in SIGNALS
+]
+
+
+@pytest.fixture
+async def world(
+    emulator: DiscordEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[World]:
+    for name in ("QUEUE_URL_FORMAT", "REST_URL", "CDN_URL"):
+        monkeypatch.setattr(fal_internals, name, getattr(fal_internals, name))
+    arena, storage, fal, images = FakeArena(), FakeFalStorage(), FakeFalTraining(), FakeFal()
+    await arena.start()
+    await storage.start()
+    await fal.start()
+    await images.start()
+    arena.add_channel("my-moodboard", title="Mood", images=6)
+    database = tmp_path / "bot.db"
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "DISCORD_TOKEN": FAKE_TOKEN,
+        "DISCORD_API_BASE_URL": emulator.api_base_url,
+        "DISCORD_GATEWAY_URL": emulator.gateway_url,
+        "DATABASE_URL": f"file:{database}",
+        "HTTP_PORT": str(free_port()),
+        "FAL_KEY": "fake-key:not-a-real-secret",
+        "FAL_QUEUE_URL": fal.base_url,
+        "FAL_REST_URL": storage.base_url + "/",
+        "FAL_CDN_URL": storage.base_url,
+        "ARENA_API_URL": arena.base_url,
+        "ARENA_IMAGE_HOSTS": "127.0.0.1",
+        "MEDIA_HOSTS": "127.0.0.1",
+        "TRAINING_POLL_SECONDS": "0.1",
+        "TRAINING_LEASE_SECONDS": "1",
+        "TRAINING_PROGRESS_EDIT_SECONDS": "0",
+        "GENERATION_RESERVATION_SECONDS": "1",
+        "STOP_GRACE_SECONDS": "1",
+        "LOG_FORMAT": "text",
+    }
+    db = Database(DatabaseConfig(url=f"file:{database}"))
+    try:
+        yield World(emulator, arena, storage, fal, images, db, env, tmp_path)
+    finally:
+        await db.close()
+        await images.stop()
+        await fal.stop()
+        await storage.stop()
+        await arena.stop()
+
+
+@contextlib.asynccontextmanager
+async def running_bot(world: World) -> AsyncIterator[asyncio.subprocess.Process]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        cwd=world.folder,
+        env={**world.env, "PYTHONPATH": str(ROOT)},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        await wait_healthy(int(world.env["HTTP_PORT"]), process)
+        yield process
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(process.wait(), 20)
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def stop(process: asyncio.subprocess.Process, how: str) -> None:
+    process.send_signal(SIGNALS[how])
+    await asyncio.wait_for(process.wait(), 20)
+
+
+async def paid_credit(db: Database) -> Credit:
+    """A payment verified on Base and the credit it bought, as PaymentVerifier records them."""
+    now = datetime.now(UTC)
+    quote = Quote(
+        id=secrets.token_hex(16),
+        discord_user_id=ALICE,
+        wallet=WALLET_A,
+        usd=Decimal("4.00"),
+        wei=1_600_000_000_000_000,
+        eth_usd=Decimal("2500"),
+        created_at=now,
+        expires_at=now + timedelta(minutes=15),
+        created_block=100,
+    )
+    await payments.insert_quote(db, quote)
+    payment = NewPayment(
+        id=secrets.token_hex(16),
+        tx_hash="0x" + secrets.token_hex(32),
+        payer=WALLET_A.lower(),
+        quote_id=quote.id,
+        discord_user_id=ALICE,
+        wallet=WALLET_A,
+        value_wei=quote.wei,
+        kind="transfer",
+        chain_id=8453,
+        block_number=101,
+        block_hash="0x" + secrets.token_hex(32),
+    )
+    credit = Credit(
+        id=secrets.token_hex(16),
+        discord_user_id=ALICE,
+        wallet=WALLET_A,
+        source=FROM_PAYMENT,
+        payment_id=payment.id,
+        status=AVAILABLE,
+        created_at=now,
+    )
+    assert await payments.claim(db, payment, credit, now=now.isoformat())
+    return credit
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 20) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+async def money_invariant(db: Database) -> list[str]:
+    """What `lora-bot admin audit` checks, read straight from the tables."""
+    offenders: list[str] = []
+    for row in await db.fetchall(
+        "SELECT p.id, c.status, c.training_id, t.status AS training_status FROM payments p "
+        "LEFT JOIN training_credits c ON c.payment_id = p.id "
+        "LEFT JOIN lora_trainings t ON t.id = c.training_id"
+    ):
+        if row["status"] == "available":
+            continue
+        if row["status"] == "consumed" and row["training_status"] is not None:
+            continue
+        offenders.append(
+            f"payment {row['id']}: credit {row['status']}, training {row['training_status']}"
+        )
+    for row in await db.fetchall(
+        "SELECT training_id, COUNT(*) AS n FROM training_credits WHERE training_id IS NOT NULL "
+        "GROUP BY training_id HAVING n > 1"
+    ):
+        offenders.append(f"training {row['training_id']} paid by {row['n']} credits")
+    for row in await db.fetchall(
+        "SELECT j.lora_training_id, t.status, c.status AS credit_status, c.training_id "
+        "FROM training_jobs j JOIN lora_trainings t ON t.id = j.lora_training_id "
+        "LEFT JOIN training_credits c ON c.id = j.credit_id"
+    ):
+        spent = row["credit_status"] == "consumed" and row["training_id"] == row["lora_training_id"]
+        if row["status"] == "failed" and spent:
+            offenders.append(f"failed training {row['lora_training_id']} kept its credit")
+        if row["status"] != "failed" and not spent:
+            offenders.append(f"training {row['lora_training_id']} without its spent credit")
+    for row in await db.fetchall(
+        "SELECT id, step FROM training_orders WHERE status = 'submitting'"
+    ):
+        offenders.append(f"order {row['id']} still submitting (step {row['step']})")
+    return offenders
+
+
+def mentions(emulator: DiscordEmulator) -> list[dict[str, Any]]:
+    return [m for m in emulator.channel_messages(CHANNEL) if m.get("content") == f"<@{ALICE}>"]
+
+
+def progress_cards(emulator: DiscordEmulator) -> list[dict[str, Any]]:
+    return [
+        m
+        for m in emulator.channel_messages(CHANNEL)
+        if not m.get("content")
+        and m.get("embeds")
+        and m["embeds"][0].get("title", "").startswith(("Training", "Trained"))
+    ]
+
+
+@pytest.mark.parametrize(("point", "how"), CASES)
+async def test_a_paid_training_survives_a_stop_at(world: World, point: KillPoint, how: str) -> None:
+    emulator, fal = world.emulator, world.fal
+    fal.mode.script = [{"status": "IN_QUEUE", "queue_position": 1}] * 3
+    if point.fails:
+        fal.mode.error = "Not enough distinct images"
+    await world.db.open()
+    async with running_bot(world) as first:
+        await link_wallet(world.db, ALICE, WALLET_A)
+        credit = await paid_credit(world.db)
+        gate = None if point.armed_after_progress else point.arm(world)
+        shown = await preview(emulator)
+        assert "Uses your training credit" in shown["embeds"][0]["description"]
+        await (
+            await emulator.click(shown, buttons(shown)["Start training"], user_id=ALICE)
+        ).response()
+        if gate is None:
+            await emulator.wait_until(
+                lambda: bool(progress_cards(emulator)), what="progress", timeout=15
+            )
+            gate = point.arm(world)
+        await asyncio.wait_for(gate.reached.wait(), 20)
+        await stop(first, how)
+    gate.release()
+
+    async with running_bot(world):
+        if point.trained:
+            await eventually(
+                lambda: world.db.fetchone(
+                    "SELECT 1 AS done FROM training_jobs WHERE notified_at IS NOT NULL"
+                ),
+                "the user to be told",
+            )
+            await asyncio.sleep(0.5)  # more polls: nothing is told or posted twice
+            (told,) = mentions(emulator)
+            title = told["embeds"][0]["title"]
+            assert title == ("Training mystyle failed" if point.fails else "Trained mystyle")
+            assert len(progress_cards(emulator)) == 1  # one progress message, edited
+            loras = await world.db.fetchall("SELECT status FROM lora_trainings")
+            assert loras == [{"status": "failed" if point.fails else "completed"}]
+            spent = await world.db.fetchone(
+                "SELECT status FROM training_credits WHERE id = ?", (credit.id,)
+            )
+            assert spent == {"status": "available" if point.fails else "consumed"}
+        else:
+            # Nothing reached fal's books as ours: the credit is usable again, and the
+            # next /train spends it instead of asking to pay again.
+            await eventually(
+                lambda: _credit_is(world.db, credit.id, "available"), "the credit to come back"
+            )
+            assert await world.db.fetchall("SELECT id FROM lora_trainings") == []
+            assert mentions(emulator) == []
+            again = await preview(emulator)
+            assert "Uses your training credit" in again["embeds"][0]["description"]
+        assert await money_invariant(world.db) == []
+        assert len(fal.trainings) <= 1  # fal was asked at most once
+
+
+async def _credit_is(db: Database, credit_id: str, status: str) -> bool:
+    row = await db.fetchone("SELECT status FROM training_credits WHERE id = ?", (credit_id,))
+    return row is not None and row["status"] == status
+
+
+@pytest.mark.parametrize("how", list(SIGNALS))
+async def test_a_generation_survives_a_stop_while_fal_works(world: World, how: str) -> None:
+    """The generation kill point: fal holds the images. Nothing half-saved, the slot back."""
+    world.images.mode.result = "hang"
+    world.env["FAL_QUEUE_URL"] = world.images.base_url
+    await world.db.open()
+    async with running_bot(world) as first:
+        await link_wallet(world.db, ALICE, WALLET_A)
+        lora = lora_row()
+        await insert_loras(world.db, [lora])
+        ix = await world.emulator.run_command(
+            "generate",
+            user_id=ALICE,
+            channel_id=CHANNEL,
+            options={"lora": lora["id"], "prompt": "x"},
+        )
+        await ix.response()
+        await world.emulator.wait_until(
+            lambda: bool(world.images.submissions), what="fal", timeout=10
+        )
+        await stop(first, how)
+    await asyncio.sleep(1.1)  # past GENERATION_RESERVATION_SECONDS
+    async with running_bot(world):
+        batches = await world.db.fetchall("SELECT status FROM generation_batches")
+        assert batches == [{"status": "released"}]
+        assert await world.db.fetchall("SELECT id FROM generated_images") == []
