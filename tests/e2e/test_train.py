@@ -413,3 +413,49 @@ async def test_two_bot_processes_announce_a_training_once(tmp_path: Any, service
     emulator.assert_clean()
     assert len(mentions) == 1
     assert row == {"status": "completed"}
+
+
+async def test_an_hour_old_progress_message_that_takes_no_more_edits_is_continued(
+    harness: BotHarness, emulator: DiscordEmulator, services: Any
+) -> None:
+    """Discord caps edits to messages older than an hour (30046): the training goes on,
+    its progress moves to a fresh message that replies to the old one."""
+    _, _, fal = services
+    steps = [
+        {"status": "IN_PROGRESS", "logs": [{"message": f" {p}%|█ | {p * 10}/1000 [00:05<00:45]"}]}
+        for p in range(10, 100, 10)
+    ]
+    fal.mode.script = [{"status": "IN_QUEUE", "queue_position": 1}] * 20 + steps
+    emulator.world.old_message_edit_limit = 1
+    async with training_bot(
+        harness, services, admin_wallets=WALLET_A, training_progress_edit_seconds=0
+    ) as bot:
+        await link_wallet(bot.db, ALICE, WALLET_A)
+        shown = await preview(emulator)
+        start = await emulator.click(shown, buttons(shown)["Start training"], user_id=ALICE)
+        await start.response()
+        await emulator.wait_until(
+            lambda: "Submitted" in str(emulator.world.messages.get(int(shown["id"]), {})),
+            what="the submission to finish",
+            timeout=10,
+        )
+        first = next(
+            m
+            for m in emulator.channel_messages(CHANNEL)
+            if "Cancel training" in str(m.get("components"))
+        )
+        emulator.advance_time(3700)  # the progress message is now over an hour old
+        told = await mention(emulator)
+        assert told["embeds"][0]["title"] == "Trained mystyle"
+        cards = [
+            m
+            for m in emulator.channel_messages(CHANNEL)
+            if not m.get("content") and m.get("embeds")
+        ]
+        assert len(cards) == 2  # the old one, and the fresh one that continued it
+        fresh = cards[1]
+        assert fresh["message_reference"]["message_id"] == first["id"]
+        assert fresh["embeds"][0]["title"] == "Trained mystyle"  # the fresh card got the end
+        job = await bot.db.fetchone("SELECT progress_message_id FROM training_jobs")
+        assert job == {"progress_message_id": fresh["id"]}
+        assert len(emulator.violations) == 0
