@@ -444,6 +444,12 @@ async def test_an_hour_old_progress_message_that_takes_no_more_edits_is_continue
             for m in emulator.channel_messages(CHANNEL)
             if "Cancel training" in str(m.get("components"))
         )
+        # The watcher has edited it once (it knows the message), then an hour passes.
+        await emulator.wait_until(
+            lambda: emulator.world.edit_counts.get(int(first["id"]), 0) >= 1,
+            what="a first progress edit",
+            timeout=10,
+        )
         emulator.advance_time(3700)  # the progress message is now over an hour old
         told = await mention(emulator)
         assert told["embeds"][0]["title"] == "Trained mystyle"
