@@ -163,7 +163,7 @@ async def test_a_training_with_no_credit(db: Database) -> None:
 async def test_an_admin_credit_needs_a_reason(db: Database) -> None:
     ledger = CreditLedger(db)
     credit = await ledger.grant(USER, WALLET, reason="refund", granted_by="ops")
-    order, _, lora = await rows.submitted(db, USER, WALLET)
+    _, _, lora = await rows.submitted(db, USER, WALLET)
     assert (await rows.credit_status(db, credit.id)) == ("consumed", lora)
     assert (await auditor(db).run()).ok
     await db.execute("UPDATE training_credits SET note = '' WHERE id = ?", (credit.id,))
