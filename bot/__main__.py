@@ -30,7 +30,11 @@ Then run the bot again."""
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="lora-bot", description="Run the LoRA trainer bot.")
+    parser = argparse.ArgumentParser(
+        prog="lora-bot",
+        description="Run the LoRA trainer bot.",
+        epilog="Operator tools (listings, grant-credit, retry, audit): lora-bot admin --help",
+    )
     parser.add_argument(
         "--sync",
         action="store_true",
@@ -94,7 +98,12 @@ async def run(settings: Settings, *, force_sync: bool) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["admin"]:
+        from bot.admin import main as admin_main
+
+        return admin_main(arguments[1:])
+    args = parse_args(arguments)
     try:
         settings = load_settings()
     except SettingsError as exc:

@@ -22,7 +22,7 @@ from bot.web.health import HealthCheck
 from bot.web.link_page import link_routes
 from bot.web.pay_page import pay_routes
 from bot.web.server import WebServer
-from bot.wiring import Services, build_services
+from bot.wiring import Services, build_services, recovery_interval
 from cogs import EXTENSIONS
 from cogs.common.errors import report
 from storage.db import Database
@@ -137,7 +137,7 @@ class LoraBot(commands.AutoShardedBot):
             self.jobs.append(
                 Periodic(
                     "submission recovery",
-                    max(1.0, self.settings.training_lease_seconds / 3),
+                    recovery_interval(self.settings).total_seconds(),
                     services.recovery.run_once,
                 )
             )

@@ -72,7 +72,7 @@ class NotConfigured(UserFacingError):
         names = ", ".join(variables)
         super().__init__(
             f"{feature} isn't available yet: the bot's operator has not configured it "
-            f"({names}). Ask a server admin to set it up."
+            f"({names}). A server admin can set it in the bot's settings."
         )
         self.feature = feature
         self.variables = tuple(variables)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -27,10 +29,12 @@ from bot.clients.media import MediaFetcher
 from bot.clients.rpc import JsonRpcClient
 from bot.errors import NotConfigured
 from bot.services.admin import AdminWallets
+from bot.services.admin_audit import Auditor
 from bot.services.credits import CreditLedger
 from bot.services.gallery import Gallery
 from bot.services.generation import ImageGenerator
 from bot.services.inflight import InFlight
+from bot.services.operator import Operator
 from bot.services.payments.prices import PriceFeed, Quoter
 from bot.services.payments.verifier import PaymentVerifier
 from bot.services.quota import QuotaLedger
@@ -41,6 +45,7 @@ from bot.services.training.watcher import TrainingWatcher
 from bot.services.wallet.links import SigningOrigin, WalletLinker
 from bot.settings import Settings
 from storage.db import Database
+from storage.migrate import migrate
 
 log = logging.getLogger(__name__)
 
@@ -191,3 +196,36 @@ async def build_services(settings: Settings, db: Database, http: aiohttp.ClientS
         recovery=recovery,
         inflight=inflight,
     )
+
+
+def recovery_interval(settings: Settings) -> timedelta:
+    """How often each bot's SubmissionRecovery runs (`LoraBot._start_jobs`)."""
+    return timedelta(seconds=max(1.0, settings.training_lease_seconds / 3))
+
+
+def build_operator(settings: Settings, db: Database) -> Operator:
+    """The operator tools (`lora-bot admin`): the bot's own ledger, watcher and fal
+    client over `db`, with no Discord, no web server and no background job."""
+    lease = timedelta(seconds=settings.training_lease_seconds)
+    credits = CreditLedger(db, admins=AdminWallets.of(settings.admin_wallets))
+    trainer = watcher = None
+    if settings.fal_key is not None:
+        configure_fal(str(settings.fal_queue_url) if settings.fal_queue_url else None)
+        trainer = FalTrainer(settings.fal_key.get_secret_value())
+        # No notifier: the running bot's watcher tells the user at its next poll.
+        watcher = TrainingWatcher(db, trainer, owner=f"admin-{secrets.token_hex(6)}", lease=lease)
+    auditor = Auditor(db, lease=lease, recovery_interval=recovery_interval(settings))
+    return Operator(db, credits, auditor, trainer=trainer, watcher=watcher)
+
+
+@asynccontextmanager
+async def operator_tools(settings: Settings) -> AsyncIterator[Operator]:
+    """Open the bot's database (migrated, as every bot start does), hand out the operator
+    tools, close it."""
+    db = Database(settings.database_config())
+    await db.open()
+    try:
+        await migrate(db)
+        yield build_operator(settings, db)
+    finally:
+        await db.close()

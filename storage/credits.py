@@ -24,7 +24,7 @@ FROM_PAYMENT, FROM_ADMIN = "payment", "admin"
 
 _COLUMNS = (
     "id, discord_user_id, wallet_address, source, payment_id, status, note, created_at, "
-    "reserved_at, consumed_at, training_id"
+    "reserved_at, consumed_at, training_id, granted_by"
 )
 
 
@@ -47,6 +47,7 @@ class Credit:
     reserved_at: datetime | None = None
     consumed_at: datetime | None = None
     training_id: str | None = None
+    granted_by: str | None = None  # the operator who granted it (`lora-bot admin grant-credit`)
 
 
 def _time(value: str | None) -> datetime | None:
@@ -66,12 +67,13 @@ def _credit(row: Row) -> Credit:
         reserved_at=_time(row["reserved_at"]),
         consumed_at=_time(row["consumed_at"]),
         training_id=row["training_id"],
+        granted_by=row["granted_by"],
     )
 
 
 def in_db_insert(conn: Connection, credit: Credit) -> None:
     conn.execute(
-        f"INSERT INTO training_credits ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+        f"INSERT INTO training_credits ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
         (
             credit.id,
             str(credit.discord_user_id),
@@ -84,6 +86,7 @@ def in_db_insert(conn: Connection, credit: Credit) -> None:
             iso(credit.reserved_at) if credit.reserved_at else None,
             iso(credit.consumed_at) if credit.consumed_at else None,
             credit.training_id,
+            credit.granted_by,
         ),
     )
 
@@ -112,6 +115,31 @@ async def list_available(db: Database, discord_user_id: int) -> list[Credit]:
         (str(discord_user_id),),
     )
     return [_credit(r) for r in rows]
+
+
+async def list_recent(
+    db: Database,
+    *,
+    wallet: str | None = None,
+    discord_user_id: int | None = None,
+    status: str | None = None,
+    limit: int = 50,
+) -> list[Credit]:
+    """Credits newest first, for operators (`lora-bot admin credits`); the wallet is
+    compared case-insensitively."""
+    rows = await db.fetchall(
+        f"SELECT {_COLUMNS} FROM training_credits "  # noqa: S608 (constant columns)
+        "WHERE (? IS NULL OR wallet_address = ? COLLATE NOCASE) "
+        "AND (? IS NULL OR discord_user_id = ?) AND (? IS NULL OR status = ?) "
+        "ORDER BY created_at DESC, id DESC LIMIT ?",
+        (wallet, wallet, *_twice(discord_user_id), status, status, limit),
+    )
+    return [_credit(r) for r in rows]
+
+
+def _twice(user_id: int | None) -> tuple[str | None, str | None]:
+    text = None if user_id is None else str(user_id)
+    return text, text
 
 
 async def find_by_training(db: Database, training_id: str) -> Credit | None:

@@ -144,6 +144,58 @@ def _payment(row: Row) -> PaymentRow:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class PaymentListing:
+    """A verified payment and what became of it, for operators."""
+
+    id: str
+    tx_hash: str
+    payer: str
+    wallet: str
+    discord_user_id: int
+    value_wei: int
+    verified_at: str
+    credit_id: str | None
+    credit_status: str | None
+    training_id: str | None
+
+
+async def list_recent(
+    db: Database,
+    *,
+    wallet: str | None = None,
+    discord_user_id: int | None = None,
+    limit: int = 50,
+) -> list[PaymentListing]:
+    """Verified payments newest first (`lora-bot admin payments`), with their credit.
+    `wallet` matches the payer or the linked wallet, case-insensitively."""
+    user = None if discord_user_id is None else str(discord_user_id)
+    rows = await db.fetchall(
+        "SELECT p.id, p.tx_hash, p.payer, p.wallet_address, p.discord_user_id, p.value_wei, "
+        "p.verified_at, c.id AS credit_id, c.status AS credit_status, c.training_id "
+        "FROM payments p LEFT JOIN training_credits c ON c.payment_id = p.id "
+        "WHERE (? IS NULL OR p.payer = ? COLLATE NOCASE OR p.wallet_address = ? COLLATE NOCASE) "
+        "AND (? IS NULL OR p.discord_user_id = ?) "
+        "ORDER BY p.verified_at DESC, p.id DESC LIMIT ?",
+        (wallet, wallet, wallet, user, user, limit),
+    )
+    return [
+        PaymentListing(
+            id=r["id"],
+            tx_hash=r["tx_hash"],
+            payer=r["payer"],
+            wallet=r["wallet_address"],
+            discord_user_id=int(r["discord_user_id"]),
+            value_wei=int(r["value_wei"]),
+            verified_at=r["verified_at"],
+            credit_id=r["credit_id"],
+            credit_status=r["credit_status"],
+            training_id=r["training_id"],
+        )
+        for r in rows
+    ]
+
+
 async def find_claims(db: Database, tx_hash: str) -> list[PaymentRow]:
     """Every claim of one transaction (more than one only for an ERC-4337 bundle)."""
     rows = await db.fetchall(

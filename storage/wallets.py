@@ -31,6 +31,24 @@ async def get_link(db: Database, discord_user_id: int) -> WalletLink | None:
     )
 
 
+async def links_of_wallet(db: Database, wallet: str) -> list[WalletLink]:
+    """Every Discord user who linked `wallet` (compared case-insensitively), newest first."""
+    rows = await db.fetchall(
+        "SELECT discord_user_id, wallet_address, proof, linked_at FROM wallet_links "
+        "WHERE wallet_address = ? COLLATE NOCASE ORDER BY linked_at DESC",
+        (wallet.strip(),),
+    )
+    return [
+        WalletLink(
+            discord_user_id=int(r["discord_user_id"]),
+            wallet_address=r["wallet_address"],
+            proof=r["proof"],
+            linked_at=r["linked_at"],
+        )
+        for r in rows
+    ]
+
+
 async def remove_link(db: Database, discord_user_id: int) -> bool:
     changed = await db.execute(
         "DELETE FROM wallet_links WHERE discord_user_id = ?", (str(discord_user_id),)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import replace
 from datetime import timedelta
 
 from bot.errors import UserFacingError
@@ -115,12 +116,23 @@ class CreditLedger:
             self.db, self._new_admin_credit(discord_user_id, wallet, None)
         )
 
-    async def grant(self, discord_user_id: int, wallet: str, *, reason: str) -> Credit:
+    async def grant(
+        self, discord_user_id: int, wallet: str, *, reason: str, granted_by: str | None = None
+    ) -> Credit:
         """An operator's credit (a payment that could not be verified automatically, a
-        goodwill gesture). Always a new one; `reason` is kept in the row's note."""
-        credit = self._new_admin_credit(discord_user_id, wallet, reason)
+        goodwill gesture). Always a new one; `reason` is kept in the row's note and
+        `granted_by` (who gave it) beside it."""
+        reason = reason.strip()
+        if not reason:
+            raise ValueError("a granted credit needs a reason")
+        credit = replace(
+            self._new_admin_credit(discord_user_id, wallet, reason), granted_by=granted_by
+        )
         await store.insert(self.db, credit)
-        log.info("training credit granted", extra={"credit_id": credit.id})
+        log.info(
+            "training credit granted",
+            extra={"credit_id": credit.id, "granted_by": granted_by, "reason": reason},
+        )
         return credit
 
     async def release_stale_reservations(

@@ -94,7 +94,8 @@ async def test_a_smart_wallet_payment_without_traces_is_explained(
         )
     assert refused.value.message == (
         "Payments from smart wallets can't be verified yet: pay from a regular wallet, "
-        "or ask an admin."
+        "or give a server admin the transaction hash: they can check it and grant you a "
+        "training credit (`lora-bot admin grant-credit`)."
     )
 
 

@@ -51,7 +51,8 @@ class PriceFeedMisconfigured(UserFacingError):
     def __init__(self, detail: str) -> None:
         super().__init__(
             "Training payments are paused: the bot's ETH price source is misconfigured. "
-            "Ask a server admin to check the bot's logs."
+            "A server admin needs to fix CHAINLINK_ETH_USD_FEED (the bot's logs say what is "
+            "wrong)."
         )
         self.detail = detail
 

@@ -12,7 +12,10 @@ from bot.errors import Moment, UserFacingError
 from bot.services.payments.prices import format_eth
 from bot.services.text import short_address as _short
 
-ASK_AN_ADMIN = "Nothing is lost: ask a server admin to look at it (give them the transaction hash)."
+ASK_AN_ADMIN = (
+    "Nothing is lost: give a server admin the transaction hash; they can check it and "
+    "grant you a training credit (`lora-bot admin grant-credit`)."
+)
 
 
 def short_address(address: str) -> str:
@@ -54,7 +57,8 @@ class QuoteExpired(PaymentRefused):
         if pending:
             detail = (
                 "and your transaction is still not mined, so it will arrive too late for "
-                "this price. If it goes through, ask a server admin to credit it."
+                "this price. If it goes through, a server admin can check it and grant you a "
+                "training credit (`lora-bot admin grant-credit`)."
             )
         else:
             detail = "and no transaction with this hash is on Base."
@@ -85,8 +89,8 @@ class WrongChain(PaymentRefused):
     def __init__(self, actual: int, expected: int) -> None:
         super().__init__(
             f"The bot is connected to the wrong network (chain {actual}, not Base {expected}), "
-            "so it can't check payments. Nothing is lost: tell a server admin, and press "
-            "Check again once it's fixed."
+            "so it can't check payments. Nothing is lost: tell a server admin (they need to fix "
+            "BASE_RPC_URL), and press Check again once it's fixed."
         )
         self.actual = actual
         self.expected = expected
@@ -142,7 +146,8 @@ class PaidBeforeQuote(PaymentRefused):
         super().__init__(
             f"This payment was made before the quote (block {tx_block}; the price was quoted "
             f"at block {quote_block}). Send a new payment for this quote; if the earlier one "
-            "was meant for the bot, ask a server admin."
+            "was meant for the bot, a server admin can check it and grant you a training "
+            "credit (`lora-bot admin grant-credit`)."
         )
 
 
@@ -163,7 +168,8 @@ class SmartWalletPaymentUnsupported(PaymentRefused):
     def __init__(self) -> None:
         super().__init__(
             "Payments from smart wallets can't be verified yet: pay from a regular wallet, "
-            "or ask an admin."
+            "or give a server admin the transaction hash: they can check it and grant you a "
+            "training credit (`lora-bot admin grant-credit`)."
         )
 
 

@@ -112,15 +112,16 @@ class TrainingWatcher:
         except DatabaseError:
             log.warning("could not release training leases; they expire by themselves")
 
-    async def check_now(self, training: WatchedTraining) -> None:
-        """Look at one training at once (a webhook said it ended)."""
-        await self._check(training)
+    async def check_now(self, training: WatchedTraining) -> TrainingStatus:
+        """Look at one training at once (a webhook said it ended, an operator asked);
+        returns what fal said."""
+        return await self._check(training)
 
-    async def _check(self, training: WatchedTraining) -> None:
+    async def _check(self, training: WatchedTraining) -> TrainingStatus:
         status = await self.trainer.status(training.request_id)
         if status.state == "unknown":
             await self._unknown(training)
-            return
+            return status
         if status.state in ("queued", "running"):
             await trainings.record_progress(
                 self.db,
@@ -132,10 +133,13 @@ class TrainingWatcher:
                 now=iso(self.clock()),
             )
             await self._show_progress(training, status)
-            return
-        await self.finish(training, await self._outcome(training, status))
+            return status
+        await self.finish(training, await self.outcome(training, status))
+        return status
 
-    async def _outcome(self, training: WatchedTraining, status: TrainingStatus) -> TrainingOutcome:
+    async def outcome(self, training: WatchedTraining, status: TrainingStatus) -> TrainingOutcome:
+        """What fal's terminal `status` means for the training (asks fal for the weights
+        of a completed one)."""
         if status.state == "cancelled":
             return TrainingOutcome("failed", None, CANCELLED, cancelled=True)
         if status.state == "completed":
