@@ -37,6 +37,20 @@ DEFAULT_PROGRESS_INTERVAL = 15.0  # seconds between edits of one progress messag
 TELLING_CLAIM = timedelta(seconds=60)  # a process that died mid-send is replaced after this
 UNKNOWN_RECHECK = timedelta(hours=1)  # how often a training fal does not know is asked again
 CANCELLED = "cancelled by its owner"
+# With fal webhooks on, a training's end arrives by webhook within seconds; polling is
+# only the fallback (a lost or refused delivery, progress edits), so it runs this many
+# times less often, but never less often than every WEBHOOK_POLL_CAP seconds (unless
+# TRAINING_POLL_SECONDS itself is longer).
+WEBHOOK_POLL_FACTOR = 6
+WEBHOOK_POLL_CAP = 300.0
+
+
+def poll_interval(poll_seconds: float, *, webhooks: bool) -> float:
+    """Seconds between the watcher's polls: TRAINING_POLL_SECONDS without webhooks;
+    WEBHOOK_POLL_FACTOR times that with them, capped at WEBHOOK_POLL_CAP."""
+    if not webhooks:
+        return poll_seconds
+    return max(poll_seconds, min(poll_seconds * WEBHOOK_POLL_FACTOR, WEBHOOK_POLL_CAP))
 
 
 @dataclass(frozen=True, slots=True)
