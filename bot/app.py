@@ -129,7 +129,9 @@ class LoraBot(commands.AutoShardedBot):
             watcher = services.watcher
             # With webhooks, polling is the fallback and runs less often (watcher.py).
             every = poll_interval(
-                self.settings.training_poll_seconds, webhooks=services.webhooks is not None
+                self.settings.training_poll_seconds,
+                webhooks=services.webhooks is not None,
+                lease_seconds=self.settings.training_lease_seconds,
             )
             self.jobs.append(
                 Periodic(

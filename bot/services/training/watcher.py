@@ -38,19 +38,21 @@ TELLING_CLAIM = timedelta(seconds=60)  # a process that died mid-send is replace
 UNKNOWN_RECHECK = timedelta(hours=1)  # how often a training fal does not know is asked again
 CANCELLED = "cancelled by its owner"
 # With fal webhooks on, a training's end arrives by webhook within seconds; polling is
-# only the fallback (a lost or refused delivery, progress edits), so it runs this many
-# times less often, but never less often than every WEBHOOK_POLL_CAP seconds (unless
-# TRAINING_POLL_SECONDS itself is longer).
+# only the fallback (a lost or refused delivery, progress edits), so it runs
+# WEBHOOK_POLL_FACTOR times less often, but at least every WEBHOOK_POLL_CAP seconds and
+# every half lease (a poll renews the leases: they must not lapse between two polls).
 WEBHOOK_POLL_FACTOR = 6
 WEBHOOK_POLL_CAP = 300.0
 
 
-def poll_interval(poll_seconds: float, *, webhooks: bool) -> float:
-    """Seconds between the watcher's polls: TRAINING_POLL_SECONDS without webhooks;
-    WEBHOOK_POLL_FACTOR times that with them, capped at WEBHOOK_POLL_CAP."""
+def poll_interval(poll_seconds: float, *, webhooks: bool, lease_seconds: float) -> float:
+    """Seconds between the watcher's polls: TRAINING_POLL_SECONDS without webhooks; with
+    them WEBHOOK_POLL_FACTOR times that, capped at WEBHOOK_POLL_CAP and at half of
+    TRAINING_LEASE_SECONDS (never below TRAINING_POLL_SECONDS itself)."""
     if not webhooks:
         return poll_seconds
-    return max(poll_seconds, min(poll_seconds * WEBHOOK_POLL_FACTOR, WEBHOOK_POLL_CAP))
+    slower = min(poll_seconds * WEBHOOK_POLL_FACTOR, WEBHOOK_POLL_CAP, lease_seconds / 2)
+    return max(poll_seconds, slower)
 
 
 @dataclass(frozen=True, slots=True)
