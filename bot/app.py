@@ -16,8 +16,10 @@ from discord.ext import commands
 
 from bot.background import Periodic
 from bot.command_sync import sync_if_changed
+from bot.services.training.watcher import poll_interval
 from bot.services.wallet.links import LinkResult
 from bot.settings import Settings
+from bot.web.fal_webhook import fal_webhook_routes
 from bot.web.health import HealthCheck
 from bot.web.link_page import link_routes
 from bot.web.pay_page import pay_routes
@@ -100,6 +102,8 @@ class LoraBot(commands.AutoShardedBot):
         self.services = services = await build_services(self.settings, self.db, self.http_session)
         self.web.add_routes(link_routes(services.wallet_links, self._announce_link))
         self.web.add_routes(pay_routes(services.training))
+        if services.webhooks is not None:
+            self.web.add_routes(fal_webhook_routes(services.webhooks))
         await services.release_stale()
         await self.web.start()
         for name in self.extension_names:
@@ -123,10 +127,16 @@ class LoraBot(commands.AutoShardedBot):
         """The bot, not a cog, runs the work that must go on whatever cogs loaded."""
         if services.watcher is not None:
             watcher = services.watcher
+            # With webhooks, polling is the fallback and runs less often (watcher.py).
+            every = poll_interval(
+                self.settings.training_poll_seconds,
+                webhooks=services.webhooks is not None,
+                lease_seconds=self.settings.training_lease_seconds,
+            )
             self.jobs.append(
                 Periodic(
                     "training watcher",
-                    self.settings.training_poll_seconds,
+                    every,
                     watcher.poll_once,
                     wait_first=self.wait_until_ready,
                 )

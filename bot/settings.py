@@ -161,6 +161,12 @@ class Settings(BaseSettings):
     fal_cdn_url: AnyHttpUrl | None = Field(
         default=None, json_schema_extra=_hint("fal's upload host, e.g. https://v3.fal.media")
     )
+    fal_webhook_jwks_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl("https://rest.alpha.fal.ai/.well-known/jwks.json"),
+        json_schema_extra=_hint(
+            "fal's webhook keys, e.g. https://rest.alpha.fal.ai/.well-known/jwks.json"
+        ),
+    )
     payment_confirmations: int = Field(
         default=2, ge=1, le=100, json_schema_extra=_hint("blocks on top of a payment, e.g. 2")
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,6 +24,7 @@ import aiohttp
 from bot.clients.arena import ArenaClient
 from bot.clients.fal import FalGateway, FalStorage, configure_storage_endpoints
 from bot.clients.fal import configure_endpoints as configure_fal
+from bot.clients.fal_jwks import FalJwksClient
 from bot.clients.fal_training import FalTrainer
 from bot.clients.media import MediaFetcher
 from bot.clients.rpc import JsonRpcClient
@@ -39,9 +40,11 @@ from bot.services.payments.prices import PriceFeed, Quoter
 from bot.services.payments.verifier import PaymentVerifier
 from bot.services.quota import QuotaLedger
 from bot.services.training.desk import TrainingDesk
+from bot.services.training.fal_signature import FalKeys, WebhookSignatures
 from bot.services.training.images import arena_image_fetcher
 from bot.services.training.submission import SubmissionRecovery, Submitter
 from bot.services.training.watcher import TrainingWatcher
+from bot.services.training.webhooks import TrainingWebhooks, webhook_path
 from bot.services.wallet.links import SigningOrigin, WalletLinker
 from bot.settings import Settings
 from storage.db import Database
@@ -64,6 +67,8 @@ class Services:
     # None: training is off (no FAL_KEY), so there is nothing to watch or recover.
     watcher: TrainingWatcher | None
     recovery: SubmissionRecovery | None
+    # None: no fal webhooks (no training, or no PUBLIC_BASE_URL for fal to call).
+    webhooks: TrainingWebhooks | None
     # The work a stopping bot lets reach a recorded step (submissions, generations).
     inflight: InFlight
 
@@ -82,6 +87,14 @@ def _rpc(settings: Settings, http: aiohttp.ClientSession) -> JsonRpcClient | Non
     if settings.base_rpc_url is None:
         return None
     return JsonRpcClient(settings.base_rpc_url.get_secret_value(), http)
+
+
+def _webhook_url(settings: Settings) -> Callable[[str], str | None] | None:
+    """Where fal calls when an order's training ends: the bot's own web server."""
+    if settings.public_base_url is None:
+        return None
+    base = str(settings.public_base_url).rstrip("/")
+    return lambda order_id: base + webhook_path(order_id)
 
 
 def _signing_origin(settings: Settings) -> SigningOrigin | NotConfigured:
@@ -161,7 +174,8 @@ async def build_services(settings: Settings, db: Database, http: aiohttp.ClientS
         max_images=settings.arena_max_images,
     )
     lease = timedelta(seconds=settings.training_lease_seconds)
-    watcher = recovery = None
+    watcher = recovery = webhooks = None
+    webhook_url = _webhook_url(settings)
     if trainer is not None and storage is not None:
         training.submitter = Submitter(
             db,
@@ -173,6 +187,7 @@ async def build_services(settings: Settings, db: Database, http: aiohttp.ClientS
             inflight=inflight,
             owner=owner,
             lease=lease,
+            webhook_url=webhook_url or (lambda order_id: None),
             min_images=settings.arena_min_images,
             max_images=settings.arena_max_images,
         )
@@ -184,6 +199,11 @@ async def build_services(settings: Settings, db: Database, http: aiohttp.ClientS
             progress_interval=settings.training_progress_edit_seconds,
         )
         recovery = SubmissionRecovery(db, owner=owner, lease=lease)
+        if webhook_url is not None:
+            jwks = FalJwksClient(http, str(settings.fal_webhook_jwks_url))
+            webhooks = TrainingWebhooks(
+                db, WebhookSignatures(FalKeys(jwks.fetch)), watcher, inflight=inflight
+            )
     return Services(
         db=db,
         quota=quota,
@@ -194,6 +214,7 @@ async def build_services(settings: Settings, db: Database, http: aiohttp.ClientS
         training=training,
         watcher=watcher,
         recovery=recovery,
+        webhooks=webhooks,
         inflight=inflight,
     )
 

@@ -22,13 +22,15 @@ from storage.connection import Connection
 from storage.credits import (
     Credit,
     CreditGone,
+    in_db_consume,
+    in_db_get,
     in_db_open_admin_credit,
     in_db_reserve,
     in_db_reserve_oldest,
     in_db_restore,
 )
 from storage.db import Database
-from storage.trainings import NewTraining, in_db_record_submitted
+from storage.trainings import NewTraining, in_db_insert_pending, in_db_record_submitted
 
 RESERVED, UPLOADED, SUBMITTING, ACCEPTED, ANNOUNCED = (
     "reserved",
@@ -212,8 +214,10 @@ def in_db_roll_back(conn: Connection, order_id: str, owner: str | None, now: str
         return False
     if row["credit_id"]:
         in_db_restore(conn, row["credit_id"], row["lora_training_id"])
+    # `credit_id`, `zip_url`, `image_urls` and `submit_started_at` stay: they are what
+    # `accept_late` needs if fal accepted the job after all (`begin` overwrites them).
     conn.execute(
-        "UPDATE training_orders SET status = 'draft', step = NULL, credit_id = NULL, "
+        "UPDATE training_orders SET status = 'draft', step = NULL, "
         "lora_training_id = NULL, owner = NULL, lease_expires_at = NULL, updated_at = ? "
         "WHERE id = ?",
         (now, order_id),
@@ -265,4 +269,111 @@ async def claim_stalled(
     return [_stalled(r) for r in await db.run(in_db_claim_stalled, owner, now, until, limit)]
 
 
-__all__ = ["CreditGone", "OrderBusy", "StalledOrder"]
+@dataclass(frozen=True, slots=True)
+class WebhookOrder:
+    """What a fal webhook naming this order is checked against."""
+
+    order_id: str
+    status: str
+    step: str | None
+    request_id: str | None  # the fal request the bot recorded for it (None: none yet)
+
+
+async def webhook_order(db: Database, order_id: str) -> WebhookOrder | None:
+    row = await db.fetchone(
+        "SELECT id, status, step, request_id FROM training_orders WHERE id = ?", (order_id,)
+    )
+    if row is None:
+        return None
+    return WebhookOrder(row["id"], row["status"], row["step"], row["request_id"])
+
+
+class NotRecoverable(Exception):
+    """A webhook cannot record a training for this order (the reason is the message)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LateAccept:
+    lora_id: str
+    credit_id: str | None  # the credit that paid; None: recorded without one (see note)
+    note: str | None  # why (written to training_jobs.audit_note); None: already recorded
+    recorded: bool  # False: this request was recorded already (a repeated delivery)
+
+
+def in_db_accept_late(
+    conn: Connection, order_id: str, request_id: str, new_lora_id: str, now: str
+) -> LateAccept:
+    """Runs in a transaction: fal accepted this order's job, but the bot never recorded
+    it (its process died before `accept`). Writes the `pending` row and the job row from
+    the order's recorded fields, spending the order's credit if it is still usable, or
+    with no credit and the reason in `audit_note`. Raises `NotRecoverable`, or
+    `OrderBusy` while a live process still holds the order (it will record it itself)."""
+    row = conn.fetchone("SELECT * FROM training_orders WHERE id = ?", (order_id,))
+    if row is None:
+        raise NotRecoverable("no such order")
+    if row["request_id"] == request_id:  # recorded meanwhile (a repeated delivery)
+        return LateAccept(row["lora_training_id"], row["credit_id"], None, recorded=False)
+    if row["request_id"]:
+        raise NotRecoverable("the order has another request id recorded")
+    if conn.fetchone("SELECT 1 FROM training_jobs WHERE request_id = ?", (request_id,)):
+        raise NotRecoverable("the request id belongs to another training")
+    if row["status"] == "submitting":
+        if row["lease_expires_at"] is not None and row["lease_expires_at"] >= now:
+            raise OrderBusy(order_id)
+    elif row["status"] != "draft":
+        raise NotRecoverable(f"the order is {row['status']}")
+    if not row["zip_url"] or not row["submit_started_at"] or not row["image_urls"]:
+        # fal is asked only after `record_submitting`: no job can exist before that.
+        raise NotRecoverable("the order never reached the submitting step")
+    lora_id = row["lora_training_id"] or new_lora_id
+    credit_id: str | None = row["credit_id"]
+    if credit_id and in_db_consume(conn, credit_id, lora_id, now):
+        note = f"recorded from a signed fal webhook (lost submission); paid by credit {credit_id}"
+    else:
+        spent = in_db_get(conn, credit_id) if credit_id else None
+        why = (
+            f"the order's credit {credit_id} was {spent.status}"
+            + (f" by training {spent.training_id}" if spent and spent.training_id else "")
+            if spent is not None
+            else "the order had no credit recorded"
+        )
+        note = f"recorded from a signed fal webhook (lost submission); no credit: {why}"
+        credit_id = None
+    in_db_insert_pending(
+        conn,
+        NewTraining(
+            lora_id=lora_id,
+            request_id=request_id,
+            wallet=row["wallet_address"],
+            trigger_word=row["trigger_word"],
+            steps=int(row["steps"]),
+            image_urls=tuple(json.loads(row["image_urls"])),
+            discord_user_id=int(row["discord_user_id"]),
+            channel_id=int(row["channel_id"]) if row["channel_id"] else None,
+            progress_message_id=None,
+            credit_id=credit_id,
+            created_at=now,
+        ),
+    )
+    conn.execute(
+        "UPDATE training_jobs SET audit_note = ? WHERE lora_training_id = ?", (note, lora_id)
+    )
+    conn.execute(
+        "UPDATE training_orders SET status = 'submitted', step = ?, request_id = ?, "
+        "credit_id = ?, lora_training_id = ?, owner = NULL, lease_expires_at = NULL, "
+        "updated_at = ? WHERE id = ?",
+        (ACCEPTED, request_id, credit_id, lora_id, now, order_id),
+    )
+    return LateAccept(lora_id, credit_id, note, recorded=True)
+
+
+async def accept_late(
+    db: Database, order_id: str, request_id: str, now: str, *, new_lora_id: str
+) -> LateAccept:
+    """A signed fal webhook names an order with no request id recorded: record its
+    training, one transaction (see `in_db_accept_late`). Raises `NotRecoverable` or
+    `OrderBusy`."""
+    return await db.transaction(in_db_accept_late, order_id, request_id, new_lora_id, now)
+
+
+__all__ = ["CreditGone", "LateAccept", "NotRecoverable", "OrderBusy", "StalledOrder"]

@@ -130,6 +130,33 @@ async def job_of(db: Database, lora_id: str) -> TrainingJob | None:
     )
 
 
+async def by_request(db: Database, request_id: str) -> tuple[WatchedTraining, str] | None:
+    """The bot's training for a fal request id, with its lora_trainings status
+    ("pending", "completed" or "failed"); None when the bot has no job for it."""
+    r = await db.fetchone(
+        "SELECT t.id, t.request_id, t.trigger_word, t.wallet_address, t.created_at, t.status, "
+        "j.discord_user_id, j.channel_id, j.progress_message_id, j.credit_id, j.state "
+        "FROM training_jobs j JOIN lora_trainings t ON t.id = j.lora_training_id "
+        "WHERE j.request_id = ?",
+        (request_id,),
+    )
+    if r is None:
+        return None
+    training = WatchedTraining(
+        lora_id=r["id"],
+        request_id=r["request_id"],
+        trigger_word=r["trigger_word"],
+        wallet=r["wallet_address"],
+        discord_user_id=_opt_int(r["discord_user_id"]),
+        channel_id=_opt_int(r["channel_id"]),
+        progress_message_id=_opt_int(r["progress_message_id"]),
+        credit_id=r["credit_id"],
+        state=r["state"],
+        created_at=r["created_at"],
+    )
+    return training, r["status"]
+
+
 def in_db_claim(
     conn: Connection, owner: str, now: str, until: str, limit: int
 ) -> list[dict[str, Any]]:

@@ -1,7 +1,11 @@
 """A local stand-in for fal's `fal-ai/flux-lora-fast-training` queue, over real HTTP.
 
 Each submitted training walks through `script` one status poll at a time (queued with
-positions, then in progress with tqdm-like step logs), then completes or fails.
+positions, then in progress with tqdm-like step logs), then completes or fails; or it
+ends at once when a test calls `complete()`. Like fal, it reads a submission's webhook
+URL from the `fal_webhook` query parameter (what fal-client's `submit(webhook_url=...)`
+sends), and when a training ends through `complete()` it POSTs a webhook signed with its
+test key (`signer`), whose public key it serves as a JWKS at `jwks_url`.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.fal_webhooks import WebhookSigner, post, webhook_body
 from tests.fakes.gates import Gates
 
 APP = "fal-ai/flux-lora-fast-training"
@@ -32,6 +37,8 @@ class Training:
     arguments: dict[str, Any]
     polls: int = 0
     cancelled: bool = False
+    webhook_url: str | None = None  # from `?fal_webhook=` on submit
+    done: bool = False  # ended (complete()): the status says COMPLETED from now on
 
 
 @dataclass
@@ -50,12 +57,20 @@ class FakeFalTraining:
         # "submit" (before fal takes the job), "submit:answer" (taken, answer held),
         # "status", "result": see tests/fakes/gates.py.
         self.gates = Gates()
+        self.signer = WebhookSigner()
+        self.jwks_keys: list[WebhookSigner] = [self.signer]  # what the JWKS publishes
+        self.jwks_fetches = 0
+        self.deliveries: list[tuple[str, int]] = []  # (request id, the bot's answer)
         self._runner: web.AppRunner | None = None
         self.port = 0
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.base_url}/.well-known/jwks.json"
 
     async def start(self) -> FakeFalTraining:
         app = web.Application()
@@ -64,6 +79,7 @@ class FakeFalTraining:
         app.router.add_get(prefix + "/requests/{rid}/status", self._status)
         app.router.add_get(prefix + "/requests/{rid}", self._result)
         app.router.add_put(prefix + "/requests/{rid}/cancel", self._cancel)
+        app.router.add_get("/.well-known/jwks.json", self._jwks)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -76,17 +92,55 @@ class FakeFalTraining:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    def add(self, request_id: str | None = None, arguments: dict[str, Any] | None = None) -> str:
+    def add(
+        self,
+        request_id: str | None = None,
+        arguments: dict[str, Any] | None = None,
+        webhook_url: str | None = None,
+    ) -> str:
         """A training fal already accepted (e.g. submitted before a restart)."""
         rid = request_id or secrets.token_hex(8)
-        self.trainings[rid] = Training(rid, arguments or {})
+        self.trainings[rid] = Training(rid, arguments or {}, webhook_url=webhook_url)
         return rid
+
+    def result(self, rid: str) -> dict[str, Any]:
+        return {
+            "diffusers_lora_file": {
+                "url": f"https://v3.fal.media/files/fake/{rid}/pytorch_lora_weights.safetensors",
+                "content_type": "application/octet-stream",
+                "file_name": "pytorch_lora_weights.safetensors",
+                "file_size": 89_745_224,
+            },
+            "config_file": {"url": f"https://v3.fal.media/files/fake/{rid}/config.json"},
+        }
+
+    def webhook(self, rid: str, *, timestamp: int | None = None) -> tuple[dict[str, str], bytes]:
+        """The signed delivery fal makes when this training has ended."""
+        error = self.mode.error
+        body = webhook_body(rid, error=error, payload=None if error else self.result(rid))
+        return self.signer.headers(rid, body, timestamp=timestamp), body
+
+    async def complete(self, rid: str) -> int | None:
+        """The training ends now (with `mode.error`, it fails) and fal delivers its
+        webhook, if it was given one. Returns the bot's HTTP answer."""
+        training = self.trainings[rid]
+        training.done = True
+        return await self.deliver(rid)
+
+    async def deliver(self, rid: str) -> int | None:
+        """(Re)deliver the signed webhook of an ended training, as fal's retries do."""
+        url = self.trainings[rid].webhook_url
+        if url is None:
+            return None
+        status = await post(url, *self.webhook(rid))
+        self.deliveries.append((rid, status))
+        return status
 
     async def _submit(self, request: web.Request) -> web.Response:
         await self.gates.at("submit")
         if self.mode.submit_status != 200:
             return web.json_response({"detail": "fake failure"}, status=self.mode.submit_status)
-        rid = self.add(arguments=await request.json())
+        rid = self.add(arguments=await request.json(), webhook_url=request.query.get("fal_webhook"))
         await self.gates.at("submit:answer")
         base = f"{self.base_url}/{APP}/requests/{rid}"
         return web.json_response(
@@ -111,7 +165,7 @@ class FakeFalTraining:
             )
         training.polls += 1
         script = self.mode.script
-        if training.polls <= len(script):
+        if training.polls <= len(script) and not training.done:
             return web.json_response({"logs": [], **script[training.polls - 1]})
         body: dict[str, Any] = {
             "status": "COMPLETED",
@@ -129,17 +183,11 @@ class FakeFalTraining:
             return web.json_response({"detail": "not found"}, status=404)
         if self.mode.no_weights:
             return web.json_response({"config_file": {"url": f"{self.base_url}/files/{rid}.json"}})
-        return web.json_response(
-            {
-                "diffusers_lora_file": {
-                    "url": f"https://v3.fal.media/files/fake/{rid}/pytorch_lora_weights.safetensors",
-                    "content_type": "application/octet-stream",
-                    "file_name": "pytorch_lora_weights.safetensors",
-                    "file_size": 89_745_224,
-                },
-                "config_file": {"url": f"https://v3.fal.media/files/fake/{rid}/config.json"},
-            }
-        )
+        return web.json_response(self.result(rid))
+
+    async def _jwks(self, _: web.Request) -> web.Response:
+        self.jwks_fetches += 1
+        return web.json_response({"keys": [signer.jwk() for signer in self.jwks_keys]})
 
     async def _cancel(self, request: web.Request) -> web.Response:
         training = self.trainings.get(request.match_info["rid"])

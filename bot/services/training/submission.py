@@ -9,7 +9,12 @@ The order's row holds the step and a lease that this process renews while it wor
 lease ran out (its process was killed, or hangs) is rolled back to a usable credit,
 whatever its age, so "Check payment" and the next /train find the credit instead of
 asking to pay again. A job fal accepted after all (a crash between fal's answer and the
-write) still reaches the bot through fal's webhook, which names the order.
+write) still reaches the bot through fal's webhook, when webhooks are on
+(`PUBLIC_BASE_URL`): `webhook_url` gives fal `/fal/webhook/{order_id}`, and a correctly
+signed delivery for an order that reached `submitting` with no request id recorded
+records the training then (`submissions.accept_late`, see `webhooks.py`), spending the
+order's credit if it is still usable. Without webhooks such a job is not recorded (fal's
+queue cannot be listed by the bot); its credit stays usable.
 """
 
 from __future__ import annotations

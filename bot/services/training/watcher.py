@@ -37,6 +37,22 @@ DEFAULT_LEASE = timedelta(seconds=90)
 DEFAULT_PROGRESS_INTERVAL = 15.0  # seconds between edits of one progress message
 UNKNOWN_RECHECK = timedelta(hours=1)  # how often a training fal does not know is asked again
 CANCELLED = "cancelled by its owner"
+# With fal webhooks on, a training's end arrives by webhook within seconds; polling is
+# only the fallback (a lost or refused delivery, progress edits), so it runs
+# WEBHOOK_POLL_FACTOR times less often, but at least every WEBHOOK_POLL_CAP seconds and
+# every half lease (a poll renews the leases: they must not lapse between two polls).
+WEBHOOK_POLL_FACTOR = 6
+WEBHOOK_POLL_CAP = 300.0
+
+
+def poll_interval(poll_seconds: float, *, webhooks: bool, lease_seconds: float) -> float:
+    """Seconds between the watcher's polls: TRAINING_POLL_SECONDS without webhooks; with
+    them WEBHOOK_POLL_FACTOR times that, capped at WEBHOOK_POLL_CAP and at half of
+    TRAINING_LEASE_SECONDS (never below TRAINING_POLL_SECONDS itself)."""
+    if not webhooks:
+        return poll_seconds
+    slower = min(poll_seconds * WEBHOOK_POLL_FACTOR, WEBHOOK_POLL_CAP, lease_seconds / 2)
+    return max(poll_seconds, slower)
 
 
 @dataclass(frozen=True, slots=True)
