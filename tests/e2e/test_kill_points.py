@@ -208,6 +208,26 @@ async def running_bot(world: World) -> AsyncIterator[asyncio.subprocess.Process]
             await process.wait()
 
 
+async def admin_audit(world: World) -> int:
+    """`lora-bot admin audit` on the live database, while the bot runs, as an operator would."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "admin",
+        "audit",
+        cwd=world.folder,
+        env={**world.env, "PYTHONPATH": str(ROOT)},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), 60)
+    if process.returncode != 0:
+        print(output.decode(errors="replace"))
+    assert process.returncode is not None
+    return process.returncode
+
+
 async def stop(process: asyncio.subprocess.Process, how: str) -> None:
     process.send_signal(SIGNALS[how])
     await asyncio.wait_for(process.wait(), 20)
@@ -369,6 +389,7 @@ async def test_a_paid_training_survives_a_stop_at(world: World, point: KillPoint
             again = await preview(emulator)
             assert "Uses your training credit" in again["embeds"][0]["description"]
         assert await money_invariant(world.db) == []
+        assert await admin_audit(world) == 0, "lora-bot admin audit found offenders"
         assert len(fal.trainings) <= 1  # fal was asked at most once
 
 
@@ -403,3 +424,4 @@ async def test_a_generation_survives_a_stop_while_fal_works(world: World, how: s
         batches = await world.db.fetchall("SELECT status FROM generation_batches")
         assert batches == [{"status": "released"}]
         assert await world.db.fetchall("SELECT id FROM generated_images") == []
+        assert await admin_audit(world) == 0
