@@ -321,3 +321,17 @@ async def test_one_process_tells_at_a_time_and_the_message_id_is_kept(
     await first.poll_once()
     await second.poll_once()
     assert len(second_log.finished) == 1  # told once
+
+
+async def test_progress_edits_wait_for_the_interval(
+    db: Database, fal: FakeFalTraining, trainer: FalTrainer
+) -> None:
+    """Discord limits edits: a visible change is shown at most once per interval."""
+    await start_training(db, fal)
+    recorder = Recorder()
+    w = TrainingWatcher(
+        db, trainer, Notifier(recorder), clock=Clock(), owner="p1", progress_interval=3600
+    )
+    for _ in range(4):  # queued 2, queued 0, running 100, running 500: all visible changes
+        await w.poll_once()
+    assert [(s.state, s.queue_position) for _, s in recorder.progress] == [("queued", 2)]
