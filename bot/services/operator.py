@@ -19,12 +19,12 @@ from bot.services.admin_audit import Auditor, AuditReport
 from bot.services.credits import CreditLedger
 from bot.services.training.watcher import TrainingWatcher
 from storage import credits as credit_store
-from storage import payments, trainings, wallets
+from storage import payments, training_listings, training_news, wallets
 from storage.credits import AVAILABLE, CONSUMED, RESERVED, Credit, CreditGone
 from storage.db import Database
 from storage.payments import PaymentListing
 from storage.timefmt import Clock, iso, utc_clock
-from storage.trainings import JobRecord, TrainingListing
+from storage.training_listings import JobRecord, TrainingListing
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class Operator:
 
     async def list_trainings(self, filters: Filters) -> list[TrainingListing]:
         _check_state(filters.state, TRAINING_STATES)
-        return await trainings.list_recent(
+        return await training_listings.list_recent(
             self.db,
             wallet=_wallet_filter(filters.wallet),
             discord_user_id=filters.discord_user_id,
@@ -146,7 +146,7 @@ class Operator:
     async def retry(self, lora_id: str) -> RetryResult:
         """Ask fal about a training the bot submitted and apply its answer (see README,
         "For operators")."""
-        record = await trainings.job_record(self.db, lora_id)
+        record = await training_listings.job_record(self.db, lora_id)
         if record is None:
             raise AdminRefused(
                 f"No training the bot submitted has the id {lora_id!r} "
@@ -168,7 +168,7 @@ class Operator:
                 fal_state, note = "completed", "It is completed already: nothing to apply."
         except FalUnavailable as exc:
             raise AdminRefused(f"fal.ai did not answer ({exc}); try again later.") from None
-        after = await trainings.job_record(self.db, lora_id)
+        after = await training_listings.job_record(self.db, lora_id)
         assert after is not None
         return RetryResult(
             lora_id=lora_id,
@@ -196,7 +196,7 @@ class Operator:
                 "be paid for again: grant one (grant-credit) if you mean to, then retry."
             )
         try:
-            await trainings.complete_failed(
+            await training_listings.complete_failed(
                 self.db,
                 training.lora_id,
                 credit_id=training.credit_id,
@@ -227,7 +227,7 @@ class Operator:
             return "none"
         if record.notified_at is not None:
             return "told"
-        await trainings.clear_telling_claim(self.db, record.training.lora_id)
+        await training_news.clear_telling_claim(self.db, record.training.lora_id)
         return "queued"
 
     # --- audit ----------------------------------------------------------------------

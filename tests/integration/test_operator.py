@@ -14,7 +14,7 @@ from bot.services.admin_audit import Auditor
 from bot.services.credits import CreditLedger
 from bot.services.operator import AdminRefused, Filters, Operator
 from bot.services.training.watcher import TrainingWatcher
-from storage import trainings
+from storage import training_news, trainings
 from storage.db import Database
 from storage.timefmt import iso
 from tests.fakes.fal_training import FakeFalTraining
@@ -126,7 +126,7 @@ async def test_retry_checks_a_pending_training_at_once(db: Database, fal: FakeFa
     assert (result.before, result.after, result.fal_state) == ("pending", "completed", "completed")
     assert result.notice == "queued"  # the running bot's watcher tells them
     assert await rows.credit_status(db, credit.id) == ("consumed", lora)
-    (untold,) = await trainings.unnotified_finished(db)
+    (untold,) = await training_news.unnotified_finished(db)
     assert untold.training.lora_id == lora
     assert untold.weights_url and rid in untold.weights_url
 
@@ -156,7 +156,7 @@ async def test_retry_completes_a_failed_training_fal_completed_by_spending_its_c
     assert (result.before, result.after) == ("failed", "completed")
     assert await rows.credit_status(db, credit.id) == ("consumed", lora)
     assert result.notice == "queued"  # told it failed: the bot tells them it completed
-    assert [f.status for f in await trainings.unnotified_finished(db)] == ["completed"]
+    assert [f.status for f in await training_news.unnotified_finished(db)] == ["completed"]
     assert (await operator(db).audit()).ok
 
 

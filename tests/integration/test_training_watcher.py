@@ -11,7 +11,7 @@ import pytest
 from bot.clients.fal import configure_endpoints
 from bot.clients.fal_training import FalTrainer, TrainingStatus, progress_from_logs
 from bot.services.training.watcher import TrainingOutcome, TrainingWatcher
-from storage import credits, trainings
+from storage import credits, training_news, trainings
 from storage.credits import Credit
 from storage.db import Database
 from storage.trainings import NewTraining, WatchedTraining
@@ -305,7 +305,7 @@ async def test_one_process_tells_at_a_time_and_the_message_id_is_kept(
     await trainings.finish(
         db, lora_id, status="completed", weights_url="https://x/w", error=None, now=now
     )
-    assert await trainings.claim_telling(db, lora_id, now=now, until="2026-11-22T12:01:00.000Z")
+    assert await training_news.claim_telling(db, lora_id, now=now, until="2026-11-22T12:01:00.000Z")
     second_log = Recorder()
     second = watcher(db, trainer, second_log, clock, owner="b")
     await second.poll_once()

@@ -7,7 +7,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from storage import credits, payments, submissions, training_orders, trainings
+from storage import credits, payments, submissions, training_news, training_orders, trainings
 from storage.credits import Credit
 from storage.db import Database
 from storage.payments import NewPayment, Quote
@@ -151,7 +151,7 @@ async def finish(db: Database, lora_id: str, status: str) -> None:
 
 
 async def told(db: Database, lora_id: str) -> None:
-    await trainings.record_told(db, lora_id, message_id=555, now=iso(now()))
+    await training_news.record_told(db, lora_id, message_id=555, now=iso(now()))
 
 
 async def credit_status(db: Database, credit_id: str) -> tuple[str, str | None]:

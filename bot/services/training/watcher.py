@@ -26,7 +26,7 @@ from typing import Protocol
 
 from bot.clients.fal import FalUnavailable
 from bot.clients.fal_training import FalTrainer, TrainingStatus
-from storage import trainings
+from storage import training_news, trainings
 from storage.db import Database, DatabaseError
 from storage.timefmt import Clock, iso, utc_clock
 from storage.trainings import WatchedTraining
@@ -220,7 +220,7 @@ class TrainingWatcher:
             return
         self._shown[training.lora_id] = (visible, now)
         if posted is not None:
-            await trainings.set_progress_message(
+            await training_news.set_progress_message(
                 self.db, training.lora_id, posted, now=iso(self.clock())
             )
 
@@ -231,7 +231,7 @@ class TrainingWatcher:
         now = self.clock()
         # The claim lasts one lease: a process that died mid-send is replaced as soon as
         # one that died watching would be.
-        if not await trainings.claim_telling(
+        if not await training_news.claim_telling(
             self.db, training.lora_id, now=iso(now), until=iso(now + self.lease)
         ):
             return  # told already, or another process is telling right now
@@ -239,14 +239,14 @@ class TrainingWatcher:
             message_id = await notifier.finished(training, outcome)
         except Exception:
             log.warning("could not tell the user; will retry", exc_info=True)
-            await trainings.release_telling(self.db, training.lora_id)
+            await training_news.release_telling(self.db, training.lora_id)
             return
         except BaseException:
             # Stopped mid-send (a graceful stop): the next process tells at once (the
             # notifier's nonce keeps a message that did go out from being posted twice).
-            await asyncio.shield(trainings.release_telling(self.db, training.lora_id))
+            await asyncio.shield(training_news.release_telling(self.db, training.lora_id))
             raise
-        await trainings.record_told(
+        await training_news.record_told(
             self.db, training.lora_id, message_id=message_id, now=iso(self.clock())
         )
 
@@ -254,7 +254,7 @@ class TrainingWatcher:
         """A process that stopped between finishing and telling left users untold."""
         if self.notifier is None:
             return
-        for done in await trainings.unnotified_finished(self.db):
+        for done in await training_news.unnotified_finished(self.db):
             cancelled = done.error == CANCELLED
             await self._tell(
                 done.training,
