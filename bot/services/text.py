@@ -10,11 +10,33 @@ from __future__ import annotations
 import unicodedata
 
 _INVISIBLE = ("Cc", "Cf", "Cs")
+# Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt, Unicode 15.1): drawn
+# as nothing, yet not all of them are format characters (U+3164 HANGUL FILLER is a
+# letter, U+034F a combining mark, U+FE0F a variation selector), so category alone
+# misses them. A prompt of such fillers would pass "1-500 characters" while saying nothing.
+_DEFAULT_IGNORABLE = (
+    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160),
+    (0x17B4, 0x17B5), (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E),
+    (0x2060, 0x206F), (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
+)  # fmt: skip
+
+
+def is_default_ignorable(ch: str) -> bool:
+    code = ord(ch)
+    return any(low <= code <= high for low, high in _DEFAULT_IGNORABLE)
 
 
 def drop_invisible(text: str, *, keep: str = "\n\t") -> str:
-    """`text` without control, format and surrogate code points (those in `keep` stay)."""
-    return "".join(ch for ch in text if ch in keep or unicodedata.category(ch) not in _INVISIBLE)
+    """`text` without control, format, surrogate and default-ignorable code points (those
+    in `keep` stay)."""
+    return "".join(
+        ch
+        for ch in text
+        if ch in keep
+        or (unicodedata.category(ch) not in _INVISIBLE and not is_default_ignorable(ch))
+    )
 
 
 def one_line(text: str) -> str:
