@@ -1,0 +1,147 @@
+"""The bot and the web app on one database, the web app played by its own stack (Kysely
+over @libsql/kysely-libsql, tests/webapp/webapp.mjs) and the bot by the real bot through
+the Discord emulator. Each face must see what the other wrote."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import BotHarness
+from tests.e2e.test_generate import fal as image_fal
+from tests.e2e.test_generate import generate, generating_bot
+from tests.e2e.test_train import ALICE, buttons, mention, preview, services, training_bot
+from tests.fakes.discord import DiscordEmulator
+from tests.fakes.fal import FakeFal
+from tests.support.gallery_rows import WALLET_A, insert_loras, link_wallet, lora_row
+from tests.support.webapp import WebApp
+
+__all__ = ["image_fal", "services"]  # fixtures used here
+
+
+@pytest.fixture
+async def webapp(harness: BotHarness) -> AsyncIterator[WebApp]:
+    async with WebApp(harness.tmp_path / "bot.db") as app:
+        yield app
+
+
+async def eventually(check: Any, what: str, timeout: float = 15) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        value = await check()
+        if value:
+            return value
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_a_lora_trained_in_discord_is_in_the_web_apps_gallery(
+    harness: BotHarness, emulator: DiscordEmulator, services: Any, webapp: WebApp
+) -> None:
+    async with training_bot(harness, services, admin_wallets=WALLET_A) as bot:
+        await link_wallet(bot.db, ALICE, WALLET_A)
+        shown = await preview(emulator)
+        await (
+            await emulator.click(shown, buttons(shown)["Start training"], user_id=ALICE)
+        ).response()
+        await mention(emulator)
+        row = await bot.db.fetchone("SELECT * FROM lora_trainings")
+        assert row is not None
+        (listed,) = await webapp.call("lora.list")
+        assert listed == await webapp.call("lora.getById", id=row["id"])
+        assert listed["id"] == row["id"] and listed["requestId"] == row["request_id"]
+        assert listed["walletAddress"] == WALLET_A and listed["triggerWord"] == "mystyle"
+        assert listed["steps"] == 1000 and listed["status"] == "completed"
+        assert listed["loraWeightsUrl"].endswith(".safetensors")
+        assert len(listed["imageUrls"]) == 6 and all(
+            u.startswith("http") for u in listed["imageUrls"]
+        )
+        # The web app's own timestamp format (toISOString: milliseconds and Z).
+        assert listed["createdAt"].endswith("Z") and len(listed["createdAt"]) == 24
+
+
+async def test_a_web_app_training_is_finished_by_the_bots_watcher(
+    harness: BotHarness, emulator: DiscordEmulator, services: Any, webapp: WebApp
+) -> None:
+    _, _, fal = services
+    fal.mode.script = []
+    async with training_bot(harness, services) as bot:
+        created = await webapp.call(
+            "lora.create",
+            requestId=fal.add(),
+            walletAddress=WALLET_A,
+            triggerWord="webstyle",
+            steps=800,
+            imageUrls=["https://images.are.na/a.jpg"],
+        )
+        assert created["id"] == created["id"].upper() and len(created["id"]) == 32
+        listed = await eventually(lambda: webapp.call("lora.list"), "the web app's gallery")
+        assert [(x["id"], x["status"]) for x in listed] == [(created["id"], "completed")]
+        assert listed[0]["loraWeightsUrl"].endswith(".safetensors")
+        # Nobody in Discord started it: nobody is mentioned.
+        assert not [
+            m for m in emulator.channel_messages(7) if m.get("content", "").startswith("<@")
+        ]
+        assert await bot.db.fetchall("SELECT * FROM training_jobs") == []
+
+
+async def test_the_web_app_completing_a_watched_row_is_not_done_twice(
+    harness: BotHarness, emulator: DiscordEmulator, services: Any, webapp: WebApp
+) -> None:
+    """The web app's client calls lora.complete before the bot's watcher sees fal finish:
+    the bot does not overwrite the row, and still tells its Discord user once."""
+    _, _, fal = services
+    fal.mode.script = [{"status": "IN_QUEUE", "queue_position": 1}] * 10_000
+    async with training_bot(harness, services, admin_wallets=WALLET_A) as bot:
+        await link_wallet(bot.db, ALICE, WALLET_A)
+        shown = await preview(emulator)
+        await (
+            await emulator.click(shown, buttons(shown)["Start training"], user_id=ALICE)
+        ).response()
+        row = await eventually(
+            lambda: bot.db.fetchone("SELECT id, request_id FROM lora_trainings"), "the pending row"
+        )
+        done = await webapp.call(
+            "lora.complete",
+            requestId=row["request_id"],
+            loraWeightsUrl="https://v3.fal.media/files/web/completed-by-the-web-app.safetensors",
+            walletAddress=WALLET_A,
+        )
+        assert done == {"updated": 1}
+        fal.mode.script = []  # fal finishes too; the watcher must not write over the web app
+        told = await mention(emulator)
+        await asyncio.sleep(0.5)
+        assert (
+            len([m for m in emulator.channel_messages(7) if m.get("content") == f"<@{ALICE}>"]) == 1
+        )
+        assert told["embeds"][0]["title"] == "Trained mystyle"
+        (listed,) = await webapp.call("lora.list")
+        assert listed["loraWeightsUrl"].endswith("completed-by-the-web-app.safetensors")
+
+
+async def test_the_web_app_counts_the_bots_batches(
+    harness: BotHarness, emulator: DiscordEmulator, image_fal: FakeFal, webapp: WebApp
+) -> None:
+    async with generating_bot(harness, image_fal) as bot:
+        await link_wallet(bot.db, ALICE, WALLET_A)
+        lora = lora_row()
+        await insert_loras(bot.db, [lora])
+        for prompt in ("one", "two"):
+            ix = await generate(emulator, lora["id"], prompt)
+            await ix.response()
+            await eventually(
+                lambda p=prompt: bot.db.fetchone(
+                    "SELECT 1 AS done FROM generation_batches WHERE prompt = ? "
+                    "AND status = 'completed'",
+                    (p,),
+                ),
+                "the batch",
+            )
+        remaining = await webapp.call("generate.remaining", walletAddress=WALLET_A)
+        assert remaining == {"remaining": 6, "limit": 8, "isExempt": False}
+        images = await webapp.call("generate.listByLora", loraTrainingId=lora["id"])
+        assert len(images) == 8 and {i["prompt"] for i in images} == {"one", "two"}
+        assert all(isinstance(i["seed"], str) or i["seed"] is None for i in images)
