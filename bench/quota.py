@@ -16,7 +16,8 @@ addresses) and `--rows`/4 `generation_batches`:
 `status()` is timed as `/wallet status` calls it; `reserve()` is timed alone (for the
 heavy wallet it is the refusal, which also reads the status; for the typical one each
 reservation is released again, untimed, so the wallet never fills up). The same script
-runs against the code before and after the shared quota (it uses only `QuotaLedger`).
+runs against the code before and after the shared quota (it uses only `QuotaLedger`);
+`--without-index` drops migration 0014's index on `(lower(wallet_address), created_at)`.
 """
 
 from __future__ import annotations
@@ -173,7 +174,7 @@ def report(label: str, name: str, values: list[float]) -> None:
     )
 
 
-async def run(rows: int, samples: int) -> None:
+async def run(rows: int, samples: int, without_index: bool) -> None:
     folder = Path(tempfile.mkdtemp(prefix="quota-shared-bench-"))
     path = folder / "quota.db"
     now = time.time()
@@ -184,6 +185,11 @@ async def run(rows: int, samples: int) -> None:
         await db.close()
         started = time.perf_counter()
         build(path, rows, now)
+        if without_index:  # what migration 0014's index is worth
+            conn = libsql.connect(str(path), isolation_level=None)
+            conn.execute("DROP INDEX IF EXISTS idx_gen_images_wallet_lower_created")
+            conn.close()
+            print("  without idx_gen_images_wallet_lower_created")
         print(f"  {rows:,} images, {rows // 4:,} batches in {time.perf_counter() - started:.1f} s")
         db = Database(DatabaseConfig(url=f"file:{path}"), call_timeout=600)
         await db.open()
@@ -209,12 +215,15 @@ def main() -> None:
     )
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--samples", type=int, default=400)
+    parser.add_argument(
+        "--without-index", action="store_true", help="drop migration 0014's expression index"
+    )
     args = parser.parse_args()
     print(
         f"{os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.2f}), "
         f"Python {sys.version.split()[0]}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
     )
-    asyncio.run(run(args.rows, args.samples))
+    asyncio.run(run(args.rows, args.samples, args.without_index))
 
 
 if __name__ == "__main__":

@@ -162,7 +162,9 @@ def in_db_used(
     )
     images = conn.fetchall(
         f"SELECT gi.created_at {_WEB_IMAGES} "
-        "ORDER BY lower(gi.wallet_address) DESC, gi.created_at DESC LIMIT ?",
+        # Plain `created_at` (not `lower(...), created_at`): SQLite then walks the index
+        # backwards; with the expression in ORDER BY it sorts the whole window instead.
+        "ORDER BY gi.created_at DESC LIMIT ?",
         (wallet, window_start, limit * IMAGES_PER_WEB_BATCH),
     )
     return Used([str(r["created_at"]) for r in batches], [str(r["created_at"]) for r in images])

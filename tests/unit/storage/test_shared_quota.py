@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from storage import generation_batches
 from storage.db import Database
-from storage.generation_batches import NewImage
+from storage.generation_batches import _WEB_IMAGES, NewImage
+from storage.migrate import load_migrations
 from storage.timefmt import iso
 
 WALLET = "0x000000000000000000000000000000000000bEEF"  # EIP-55, as the bot writes it
@@ -179,3 +180,32 @@ async def test_an_exempt_reservation_ignores_web_images(db: Database) -> None:
         fresh_after=FRESH_AFTER,
         limit=None,
     )
+
+
+async def test_the_web_image_queries_use_our_index_without_sorting(db: Database) -> None:
+    for sql in (
+        f"SELECT COUNT(*) FROM (SELECT 1 {_WEB_IMAGES} LIMIT 32)",
+        f"SELECT gi.created_at {_WEB_IMAGES} ORDER BY gi.created_at DESC LIMIT 32",
+    ):
+        plan = " ".join(
+            str(r["detail"])
+            for r in await db.fetchall(f"EXPLAIN QUERY PLAN {sql}", (WALLET, WINDOW_START))
+        )
+        assert "idx_gen_images_wallet_lower_created" in plan, plan
+        assert "TEMP B-TREE" not in plan, plan
+
+
+async def test_migration_links_images_the_bot_stored_before_it(db: Database) -> None:
+    await bot_batches(db, 2, images=4)
+    await web_images(db, 4)
+    await db.execute("DELETE FROM batch_images")  # as before migration 0014
+    assert await used(db) == (2, 12)
+    (backfill,) = [
+        stmt
+        for m in load_migrations()
+        if m.version == 14
+        for stmt in m.statements()
+        if "INSERT OR IGNORE INTO batch_images" in stmt
+    ]
+    await db.execute(backfill)
+    assert await used(db) == (2, 4)
