@@ -1,5 +1,9 @@
-"""`QuotaLedger`: 8 image batches per wallet per rolling 24 hours, exactly.
+"""`QuotaLedger`: 8 image batches per wallet per rolling 24 hours, exactly, shared with
+the web app.
 
+A wallet's use is its bot batches that count (completed, or reserved and fresh) plus the
+web app's images of the window divided by 4, rounded down (the web app refuses at
+`images / 4 >= 8`, which for a whole limit is the same as `floor(images / 4) >= 8`).
 Reserve before calling fal (one conditional write), complete with the images, or
 release on failure. Admin wallets are exempt but still recorded.
 """
@@ -14,8 +18,8 @@ from bot.errors import Moment, Part, UserFacingError
 from bot.services.admin import NO_ADMINS, AdminWallets
 from storage import generation_batches
 from storage.db import Database
-from storage.generation_batches import NewImage
-from storage.timefmt import Clock, iso, parse_time, utc_clock
+from storage.generation_batches import IMAGES_PER_WEB_BATCH, NewImage, Used
+from storage.timefmt import Clock, iso, parse_time, read_time, utc_clock
 
 DEFAULT_LIMIT = 8
 DEFAULT_WINDOW = timedelta(hours=24)
@@ -89,14 +93,35 @@ class QuotaLedger:
 
     async def status(self, wallet: str) -> QuotaStatus:
         _, window_start, fresh_after = self._bounds()
-        times = await generation_batches.used(
+        seen = await generation_batches.used(
             self.db, wallet, window_start=window_start, fresh_after=fresh_after, limit=self.limit
         )
-        next_free = None
-        if len(times) >= self.limit:
-            # The oldest of the newest `limit` batches leaves the window first.
-            next_free = parse_time(times[self.limit - 1]) + self.window
-        return QuotaStatus(self.limit, len(times), self.is_exempt(wallet), next_free)
+        used = min(self.limit, _slots(len(seen.batches), len(seen.web_images)))
+        next_free = self._next_free(seen) if used >= self.limit else None
+        return QuotaStatus(self.limit, used, self.is_exempt(wallet), next_free)
+
+    def _next_free(self, seen: Used) -> datetime | None:
+        """When the use first drops below the limit: things leave the window oldest first,
+        a bot batch or a web-app image `window` after it was made. `seen` holds only the
+        newest `limit` batches and 4 x `limit` images, which is exact: while more than
+        that count, the wallet is full either way."""
+        leaving = sorted(
+            [(parse_time(t) + self.window, True) for t in seen.batches]
+            + [
+                (moment + self.window, False)
+                for moment in map(read_time, seen.web_images)
+                if moment is not None
+            ]
+        )
+        batches, images = len(seen.batches), len(seen.web_images)
+        for moment, is_batch in leaving:
+            if is_batch:
+                batches -= 1
+            else:
+                images -= 1
+            if _slots(batches, images) < self.limit:
+                return moment
+        return None
 
     async def reserve(self, wallet: str, *, user_id: int, lora_id: str, prompt: str) -> Reservation:
         now, window_start, fresh_after = self._bounds()
@@ -139,3 +164,8 @@ class QuotaLedger:
         return await generation_batches.release_stale(
             self.db, reserved_before=iso(now - self.reservation_timeout), now=iso(now)
         )
+
+
+def _slots(batches: int, web_images: int) -> int:
+    """The web app's images count as it counts them: a batch per 4, rounded down."""
+    return batches + web_images // IMAGES_PER_WEB_BATCH

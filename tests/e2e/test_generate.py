@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from bot.app import LoraBot
+from storage.timefmt import iso
 from tests.e2e.conftest import BotHarness
 from tests.fakes.discord import DiscordEmulator, GuildSetup
 from tests.fakes.fal import FakeFal, tiny_png
@@ -231,6 +233,55 @@ async def test_quota_refusal_says_when_the_next_slot_frees(
     assert "used all 8 generations" in answer["content"]
     assert "<t:" in answer["content"]
     assert fal.submissions == []
+
+
+async def web_app_images(bot: LoraBot, lora_id: str, count: int, *, hours_ago: float) -> None:
+    """Rows as the web app's `generate.images` writes them: its own ids, a lower-case
+    address, `toISOString()` times."""
+    moment = iso(datetime.now(UTC) - timedelta(hours=hours_ago))
+    for _ in range(count):
+        await bot.db.execute(
+            "INSERT INTO generated_images (id, lora_training_id, wallet_address, prompt, "
+            "image_url, image_width, image_height, seed, created_at) VALUES "
+            "(hex(randomblob(16)), ?, ?, 'from the web', 'https://v3.fal.media/x.jpeg', "
+            "1024, 1024, '1', ?)",
+            (lora_id, WALLET_A.lower(), moment),
+        )
+
+
+async def test_web_app_images_share_the_quota(
+    harness: BotHarness, emulator: DiscordEmulator, fal: FakeFal
+) -> None:
+    async with generating_bot(harness, fal) as bot:
+        await link_wallet(bot.db, ALICE, WALLET_A)
+        lora = await seeded(bot)
+        await web_app_images(bot, lora["id"], 24, hours_ago=2)  # 6 web batches
+
+        async def wallet_status() -> str:
+            answer = await (
+                await emulator.run_command("wallet status", user_id=ALICE, channel_id=CHANNEL)
+            ).response()
+            fields = {f["name"]: f["value"] for f in answer["data"]["embeds"][0]["fields"]}
+            return str(fields["Generations"])
+
+        assert await wallet_status() == "2 of 8 left today"
+        await (await generate(emulator, lora["id"], "a cat")).response()
+        posted = await wait_thread_message(emulator)
+        fields = {f["name"]: f["value"] for f in posted["embeds"][0]["fields"]}
+        assert fields["Quota"] == "1 of 8 left today"  # 6 web + this one
+        assert await wallet_status() == "1 of 8 left today"  # its 4 images are not counted again
+        # The web app makes its 8th batch (4 more images, 23 hours ago): the quota is full,
+        # and the next slot frees when the oldest web images leave the 24 hours.
+        await web_app_images(bot, lora["id"], 4, hours_ago=23)
+        assert await wallet_status() == "0 of 8 left today"
+        before = len(fal.submissions)
+        answer = (await (await generate(emulator, lora["id"], "a dog")).response())["data"]
+        assert answer["flags"] & EPHEMERAL
+        assert "used all 8 generations" in answer["content"]
+        frees = int(answer["content"].split("<t:")[1].split(":")[0])
+        expected = datetime.now(UTC) + timedelta(hours=1)
+        assert abs(frees - expected.timestamp()) < 60
+        assert len(fal.submissions) == before
 
 
 async def test_safety_filter_withholds_some_and_it_counts_once(

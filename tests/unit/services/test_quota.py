@@ -15,6 +15,7 @@ from bot.services.admin import AdminWallets
 from bot.services.quota import QuotaExceeded, QuotaLedger
 from storage.db import Database
 from storage.generation_batches import NewImage
+from storage.timefmt import iso
 
 WALLET = "0x000000000000000000000000000000000000bEEF"
 ADMIN = "0x000000000000000000000000000000000000dEaD"
@@ -172,3 +173,89 @@ def test_admin_wallets_compare_in_any_case() -> None:
     assert "0xABC0000000000000000000000000000000000001" in admins
     assert "0xabc0000000000000000000000000000000000002" not in admins
     assert 42 not in admins and len(admins) == 1
+
+
+# --- Shared with the web app: its generated_images rows count, 4 images a batch ---------
+
+
+async def web_images(db: Database, at: list[datetime], wallet: str = WALLET.lower()) -> None:
+    """Rows as the web app's `generate.images` inserts them (one per image)."""
+    for moment in at:
+        await db.execute(
+            "INSERT INTO generated_images (id, lora_training_id, wallet_address, prompt, "
+            "image_url, image_width, image_height, seed, created_at) "
+            "VALUES (hex(randomblob(16)), 'l1', ?, 'p', 'https://fal.media/x.jpeg', 1024, 1024, "
+            "'7', ?)",
+            (wallet, iso(moment)),
+        )
+
+
+async def test_twenty_concurrent_requests_with_web_app_images_present(
+    ledger: QuotaLedger, db: Database, clock: Clock
+) -> None:
+    await use(ledger, 3)
+    await web_images(db, [clock.now - timedelta(minutes=k) for k in range(19)])  # 4 batches
+    outcomes = await asyncio.gather(
+        *(ledger.reserve(WALLET, user_id=40 + i, lora_id="l1", prompt="p") for i in range(20)),
+        return_exceptions=True,
+    )
+    winners = [o for o in outcomes if not isinstance(o, BaseException)]
+    assert len(winners) == 1
+    assert all(isinstance(o, QuotaExceeded) for o in outcomes if o not in winners)
+    assert (await ledger.status(WALLET)).used == 8
+
+
+@pytest.mark.embedded_only  # four processes on one file path (remote: test_remote_database.py)
+async def test_four_processes_racing_with_web_app_images_stay_exact(
+    db: Database, ledger: QuotaLedger, clock: Clock
+) -> None:
+    await use(ledger, 1)
+    await web_images(db, [clock.now - timedelta(minutes=k) for k in range(24)])  # 6 batches
+    path = db.config.local_path
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACE, str(path), WALLET],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    results = [p.communicate(timeout=60) for p in procs]
+    assert all(p.returncode == 0 for p in procs), results
+    assert sum(int(out) for out, _ in results) == 1
+    assert (await ledger.status(WALLET)).used == 8
+
+
+async def test_web_app_images_fill_the_quota_and_say_when_they_leave(
+    ledger: QuotaLedger, db: Database, clock: Clock
+) -> None:
+    oldest = clock.now - timedelta(hours=20)
+    # 33 images: 8 web batches, and one image to spare; two must leave to free a slot.
+    await web_images(db, [oldest, oldest + timedelta(hours=1)])
+    await web_images(db, [clock.now - timedelta(minutes=k + 1) for k in range(31)])
+    status = await ledger.status(WALLET)
+    assert (status.used, status.remaining) == (8, 0)
+    assert status.next_free_at == oldest + timedelta(hours=25)
+    with pytest.raises(QuotaExceeded) as refused:
+        await ledger.reserve(WALLET, user_id=42, lora_id="l1", prompt="p")
+    assert refused.value.status.next_free_at == oldest + timedelta(hours=25)
+    clock.now = oldest + timedelta(hours=25)
+    assert (await ledger.status(WALLET)).remaining == 1
+    await ledger.reserve(WALLET, user_id=42, lora_id="l1", prompt="p")
+
+
+async def test_next_free_with_bot_batches_and_web_images_mixed(
+    ledger: QuotaLedger, db: Database, clock: Clock
+) -> None:
+    start = clock.now
+    await web_images(db, [start - timedelta(hours=2)] * 4)  # 1 web batch, leaves first
+    await use(ledger, 7)
+    status = await ledger.status(WALLET)
+    assert (status.used, status.next_free_at) == (8, start + timedelta(hours=22))
+    clock.now += timedelta(hours=1)
+    await web_images(db, [clock.now] * 4)  # the web batch again: now a bot batch leaves first
+    clock.now += timedelta(hours=21, minutes=30)
+    status = await ledger.status(WALLET)
+    assert (status.used, status.next_free_at) == (8, start + timedelta(hours=24))
