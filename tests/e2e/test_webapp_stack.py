@@ -17,7 +17,7 @@ from tests.e2e.test_train import ALICE, buttons, mention, preview, services, tra
 from tests.fakes.discord import DiscordEmulator
 from tests.fakes.fal import FakeFal
 from tests.support.gallery_rows import WALLET_A, insert_loras, link_wallet, lora_row
-from tests.support.webapp import WebApp
+from tests.support.webapp import WebApp, WebAppError
 
 __all__ = ["image_fal", "services"]  # fixtures used here
 
@@ -145,3 +145,93 @@ async def test_the_web_app_counts_the_bots_batches(
         images = await webapp.call("generate.listByLora", loraTrainingId=lora["id"])
         assert len(images) == 8 and {i["prompt"] for i in images} == {"one", "two"}
         assert all(isinstance(i["seed"], str) or i["seed"] is None for i in images)
+
+
+async def web_app_loras(webapp: WebApp, fal_ids: list[str], count: int) -> list[str]:
+    """LoRAs trained on the web app: its pending rows, then its client's lora.complete."""
+    ids = []
+    for n in range(count):
+        created = await webapp.call(
+            "lora.create",
+            requestId=f"web-{n}-{fal_ids[0] if fal_ids else 'x'}",
+            walletAddress=WALLET_A,
+            triggerWord=f"web{n}",
+            steps=500 + n,
+            imageUrls=[f"https://images.are.na/{n}-{i}.jpg" for i in range(3)],
+        )
+        await webapp.call(
+            "lora.complete",
+            requestId=f"web-{n}-{fal_ids[0] if fal_ids else 'x'}",
+            loraWeightsUrl=f"https://v3.fal.media/files/web/{n}.safetensors",
+            walletAddress=WALLET_A,
+        )
+        ids.append(created["id"])
+        await asyncio.sleep(0.002)  # distinct created_at milliseconds, as real use has
+    return ids
+
+
+def components(message: dict[str, Any]) -> dict[str, str]:
+    found = {}
+    for row in message.get("components", []):
+        for c in row.get("components", []):
+            if "label" in c:
+                found[c["label"]] = c.get("custom_id") or c.get("url", "")
+    return found
+
+
+async def _thread_result(emulator: DiscordEmulator, ix: Any) -> dict[str, Any] | None:
+    thread = emulator.channel_messages(ix.original_message_id) if ix.original_message_id else []
+    return next((m for m in thread if m.get("attachments")), None)
+
+
+async def test_quota_used_on_one_face_is_seen_by_the_other(
+    harness: BotHarness, emulator: DiscordEmulator, image_fal: FakeFal, webapp: WebApp
+) -> None:
+    async with generating_bot(harness, image_fal) as bot:
+        await link_wallet(bot.db, ALICE, WALLET_A)
+        (lora_id,) = await web_app_loras(webapp, [], 1)
+        image = {"url": "https://v3.fal.media/files/web/x.jpeg", "width": 1024, "height": 1024}
+        for n in range(7):  # seven batches on the web app
+            await webapp.call(
+                "generate.images",
+                loraTrainingId=lora_id,
+                prompt=f"web {n}",
+                walletAddress=WALLET_A,
+                images=[{**image, "seed": n}] * 4,
+            )
+        status = await (
+            await emulator.run_command("wallet status", user_id=ALICE, channel_id=7)
+        ).response()
+        fields = {f["name"]: f["value"] for f in status["data"]["embeds"][0]["fields"]}
+        assert fields["Generations"] == "1 of 8 left today"
+        # The race for the last slot: the web app's insert and three bot requests at once.
+        # The bot's reservation is one conditional write that counts the web app's rows,
+        # so whoever comes second is refused on the bot's side, and the bot takes the
+        # slot at most once.
+        tries = [generate(emulator, lora_id, f"bot {n}") for n in range(3)]
+        web = webapp.call(
+            "generate.images",
+            loraTrainingId=lora_id,
+            prompt="web last",
+            walletAddress=WALLET_A,
+            images=[{**image, "seed": 99}] * 4,
+        )
+        await asyncio.gather(*tries, web, return_exceptions=True)
+        await asyncio.sleep(1.0)  # the bot's winner (if any) finishes its batch
+        batches = await bot.db.fetchall(
+            "SELECT status FROM generation_batches WHERE status IN ('reserved', 'completed')"
+        )
+        assert len(batches) <= 1
+        remaining = await webapp.call("generate.remaining", walletAddress=WALLET_A)
+        assert remaining["remaining"] == 0
+        # Once the quota is full on either face, the other refuses.
+        refused = await generate(emulator, lora_id, "one more")
+        assert "used all 8" in str(await refused.response())
+        with pytest.raises(WebAppError, match="FORBIDDEN"):
+            await webapp.call(
+                "generate.images",
+                loraTrainingId=lora_id,
+                prompt="web more",
+                walletAddress=WALLET_A,
+                images=[image] * 4,
+            )
