@@ -8,7 +8,6 @@ without thumbnails, never a failed page.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,8 +21,7 @@ COLUMNS = (
     "status, created_at"
 )
 COMPLETED = "completed"
-_HEX_ID = re.compile(r"[0-9a-f]{32}")
-_HEX_PREFIX = re.compile(r"[0-9a-f]{4,32}")
+ID_PREFIX_MIN = 4  # characters typed before autocomplete matches ids by prefix
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,16 +144,23 @@ def in_db_get(conn: Connection, lora_id: str) -> Lora | None:
 
 
 def in_db_find(conn: Connection, text: str) -> Lora | None:
-    """By exact id, else the newest completed LoRA with exactly this trigger word
-    (ignoring ASCII case)."""
+    """What a user TYPED: by exact id, else by id ignoring ASCII case (a typed
+    `abcd…` finds the web app's `ABCD…`; the newest if several), else the newest
+    completed LoRA with exactly this trigger word (ignoring ASCII case). Buttons use
+    `in_db_get` (exactly the row they were made for)."""
     text = text.strip()
     if not text:
         return None
     found = in_db_get(conn, text)
-    if found is None and _HEX_ID.fullmatch(text.lower()):
-        found = in_db_get(conn, text.lower())
     if found is not None:
         return found
+    row = conn.fetchone(
+        f"SELECT {COLUMNS} FROM lora_trainings WHERE id = ? COLLATE NOCASE "  # noqa: S608
+        "ORDER BY created_at DESC, id DESC LIMIT 1",
+        (text,),
+    )
+    if row is not None:
+        return to_lora(row)
     row = conn.fetchone(
         f"SELECT {COLUMNS} FROM lora_trainings "  # noqa: S608
         "WHERE status = ? AND trigger_word = ? COLLATE NOCASE "
@@ -189,15 +194,17 @@ def in_db_suggest(conn: Connection, text: str, limit: int) -> list[LoraChoice]:
         )
         return [_choice(r) for r in rows]
     ids: list[str] = []
-    if _HEX_PREFIX.fullmatch(text.lower()):
-        prefix = text.lower()
-        ids += [
-            r["id"]
-            for r in conn.fetchall(
-                "SELECT id FROM lora_trainings WHERE id >= ? AND id < ? AND status = ? LIMIT ?",
-                (prefix, prefix + "g", COMPLETED, limit),
-            )
-        ]
+    if len(text) >= ID_PREFIX_MIN and " " not in text:
+        # Ids of any shape by prefix, as typed and in either case (the web app writes
+        # upper-case hex, the bot lower-case): index ranges of the primary key.
+        for prefix in dict.fromkeys((text, text.upper(), text.lower())):
+            ids += [
+                r["id"]
+                for r in conn.fetchall(
+                    "SELECT id FROM lora_trainings WHERE id >= ? AND id < ? AND status = ? LIMIT ?",
+                    (prefix, prefix + "\U0010ffff", COMPLETED, limit),
+                )
+            ]
     ids += [
         r["id"]
         for r in conn.fetchall(

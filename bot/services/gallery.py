@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from storage import generated_images, loras, wallets
+from storage import generated_images, id_handles, loras, wallets
 from storage.db import Database
 from storage.generated_images import GeneratedImage
 from storage.keyset import Mode, Window
@@ -203,6 +203,19 @@ class Gallery:
 
     async def suggest(self, text: str, limit: int = 25) -> list[LoraChoice]:
         return await loras.suggest(self.db, text, limit)
+
+    async def get(self, lora_id: str) -> Lora | None:
+        """The LoRA with exactly this id (a button's: never a near match)."""
+        return await loras.get(self.db, lora_id)
+
+    async def handles_for(self, row_ids: Sequence[str]) -> dict[str, str]:
+        """A short handle for each id (made once per id, kept): what a button carries
+        when the id itself is too long for its custom_id."""
+        return await id_handles.handles_for(self.db, row_ids)
+
+    async def resolve_handle(self, handle: str) -> str | None:
+        """The exact id a handle was made for; None for a handle nobody made."""
+        return await id_handles.resolve(self.db, handle)
 
     async def creator_wallet(self, discord_user_id: int) -> str | None:
         link = await wallets.get_link(self.db, discord_user_id)

@@ -130,14 +130,18 @@ class ImageGenerator:
         self.media = media
         self.inflight = inflight or InFlight()
 
-    async def prepare(self, user_id: int, lora_ref: str, raw_prompt: str) -> Prepared:
-        """All checks but the reservation, in order; raises the first that fails."""
+    async def prepare(
+        self, user_id: int, lora_ref: str, raw_prompt: str, *, exact: bool = False
+    ) -> Prepared:
+        """All checks but the reservation, in order; raises the first that fails.
+        `exact`: `lora_ref` is a row id from a button, matched exactly (never a near
+        match or a trigger word)."""
         prompt = check_prompt(raw_prompt)
         link = await wallets.get_link(self.db, user_id)
         if link is None:
             raise WalletRequired()
         # By exact id first, then by trigger word: one round trip (`loras.find`).
-        lora = await loras.find(self.db, lora_ref)
+        lora = await (loras.get if exact else loras.find)(self.db, lora_ref)
         if lora is None:
             raise LoraUnavailable("LoRA not found. Pick one from the list, or browse /loras.")
         if lora.status == "pending":

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from typing import TYPE_CHECKING
 
 import discord
@@ -20,6 +19,7 @@ from bot.services.gallery import PageRef, normalise_wallet
 from bot.services.records import DatabaseError, LoraChoice, LoraFilter
 from bot.services.text import one_line
 from cogs.common import errors as error_handler
+from cogs.common.id_keys import choices_of
 from cogs.common.respond import Target, deliver
 from cogs.common.text import plain, safe, short_address
 from cogs.gallery import ids
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 AUTOCOMPLETE_TIMEOUT = 2.0
-_HEX_ID = re.compile(r"[0-9a-fA-F]{32}")
 
 
 def choice_name(choice: LoraChoice) -> str:
@@ -119,11 +118,8 @@ class GalleryCog(commands.Cog, name="Gallery"):
         self, interaction: discord.Interaction[LoraBot], lora: app_commands.Range[str, 1, 100]
     ) -> None:
         text = lora.strip()
-        retry_id = (
-            ids.detail_id(text.lower(), PageRef(), action=ids.NEW_MESSAGE)
-            if _HEX_ID.fullmatch(text)
-            else None
-        )
+        # The Retry opens exactly what was typed (an id from the list is exact).
+        retry_id = ids.detail_id(text, PageRef(), action=ids.NEW_MESSAGE) if text else None
         try:
             await deliver(interaction, render_lookup(self.gallery, text), Target.PUBLIC)
         except Exception as exc:
@@ -141,11 +137,7 @@ class GalleryCog(commands.Cog, name="Gallery"):
         except (DatabaseError, TimeoutError):
             log.warning("autocomplete failed", exc_info=True)
             return []
-        return [
-            app_commands.Choice(name=choice_name(c), value=c.id)
-            for c in found
-            if 1 <= len(c.id) <= 100
-        ]
+        return await choices_of(self.gallery, found, choice_name)
 
 
 def _retry_button(custom_id: str) -> discord.ui.Button[discord.ui.View]:

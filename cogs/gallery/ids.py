@@ -2,13 +2,13 @@
 
     lg:<action>:<page>:<anchor>:<wallet>:<search>   a /loras page
     ld:<action>:<page>:<lora>:<anchor>              a /lora detail page (its images)
-    lgs:open                                        the "open one LoRA" menu (values: ids)
+    lgs:open                                        the "open one LoRA" menu (values: ids, or `*`handle)
 
 `action` is `f` first, `p` previous (newer), `n` next (older), `l` last, `c` the first
 page as a new public message (the Retry of a failed command), `i` the page number
-(a disabled button). Ids in the web app's format (32 hex digits) travel as 22 base64url
-characters, other ids as `~` + base64url of their UTF-8 when short enough; a wallet as
-27 base64url characters of its 20 bytes. The search comes last, verbatim, so it may
+(a disabled button). Ids of any shape travel as keys of at most 25 characters
+(`cogs.common.id_keys`: 32 hex digits of either case in 22 or 23, short ids inline,
+long ones as a handle); a wallet as 27 base64url characters of its 20 bytes. The search comes last, verbatim, so it may
 hold any character including `:`. Anything that does not decode is refused (the user
 gets a private message), whoever made it up.
 """
@@ -18,19 +18,27 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.services.gallery import MAX_PAGE, PageRef, normalise_wallet
 from bot.services.records import LoraFilter, Mode
 from cogs.common.custom_ids import CUSTOM_ID_MAX, claim
+from cogs.common.id_keys import (
+    NO_HANDLES,
+    VALUE_MAX,
+    InvalidKey,
+    is_handle_key,
+    key_for,
+    resolve_key,
+    value_for,
+)
 
 SEARCH_MAX = 32  # characters of a /loras search (the option's max_length)
-KEY_MAX = 25  # characters of an encoded id
 GALLERY_PREFIX = claim("lg:", "gallery")
 DETAIL_PREFIX = claim("ld:", "gallery")
 SELECT_ID = claim("lgs:", "gallery") + "open"
 
-_HEX_ID = re.compile(r"[0-9a-f]{32}")
 _B64 = re.compile(r"[A-Za-z0-9_-]*")
 _PAGE = re.compile(r"[1-9][0-9]{0,5}")
 
@@ -72,29 +80,17 @@ def _unb64(text: str) -> bytes:
         raise InvalidCustomId("not base64url") from exc
 
 
-def encode_id(row_id: str) -> str | None:
-    """A row id in a few characters, or None if it is too long to fit."""
-    if _HEX_ID.fullmatch(row_id):
-        return _b64(bytes.fromhex(row_id))
-    encoded = "~" + _b64(row_id.encode())
-    return encoded if len(encoded) <= KEY_MAX and row_id else None
+def encode_id(row_id: str, handles: Mapping[str, str] = NO_HANDLES) -> str | None:
+    """A row id as a key (`cogs.common.id_keys`), or None if it has none."""
+    return key_for(row_id, handles)
 
 
-def decode_id(text: str) -> str:
-    if len(text) > KEY_MAX:
-        raise InvalidCustomId("id too long")
-    if text.startswith("~"):
-        try:
-            value = _unb64(text[1:]).decode()
-        except UnicodeDecodeError as exc:
-            raise InvalidCustomId("id is not text") from exc
-        if not value:
-            raise InvalidCustomId("empty id")
-        return value
-    raw = _unb64(text)
-    if len(raw) != 16:
-        raise InvalidCustomId("id is not 16 bytes")
-    return raw.hex()
+def decode_id(text: str, handles: Mapping[str, str] = NO_HANDLES) -> str:
+    """The exact id of a key; `handles`: handle -> id, as `read_handles` gives."""
+    try:
+        return resolve_key(text, handles)
+    except InvalidKey as exc:
+        raise InvalidCustomId(str(exc)) from exc
 
 
 def encode_wallet(address: str) -> str:
@@ -126,19 +122,28 @@ def _action_and_ref(action: str, page: int, anchor: str | None) -> PageRef:
     return PageRef(mode, page, anchor if mode in (Mode.OLDER, Mode.NEWER) else None)
 
 
-def _encode_ref(action: str | None, ref: PageRef) -> tuple[str, str, str] | None:
+def _encode_ref(
+    action: str | None, ref: PageRef, handles: Mapping[str, str]
+) -> tuple[str, str, str] | None:
     key = ""
     if ref.anchor is not None and ref.mode in (Mode.OLDER, Mode.NEWER):
-        encoded = encode_id(ref.anchor)
+        encoded = encode_id(ref.anchor, handles)
         if encoded is None:
             return None
         key = encoded
     return action or ACTION_OF_MODE[ref.mode], str(min(max(ref.page, 1), MAX_PAGE)), key
 
 
-def gallery_id(ref: PageRef, filters: LoraFilter, *, action: str | None = None) -> str | None:
-    """The custom_id of a gallery button, or None if the state cannot be encoded."""
-    parts = _encode_ref(action, ref)
+def gallery_id(
+    ref: PageRef,
+    filters: LoraFilter,
+    *,
+    action: str | None = None,
+    handles: Mapping[str, str] = NO_HANDLES,
+) -> str | None:
+    """The custom_id of a gallery button, or None if the state cannot be encoded.
+    `handles`: id -> handle for ids too long to carry (`id_keys.handles_for`)."""
+    parts = _encode_ref(action, ref, handles)
     if parts is None:
         return None
     wallet = encode_wallet(filters.wallet) if filters.wallet is not None else ""
@@ -149,14 +154,15 @@ def gallery_id(ref: PageRef, filters: LoraFilter, *, action: str | None = None) 
     return custom_id if len(custom_id) <= CUSTOM_ID_MAX else None
 
 
-def parse_gallery_id(custom_id: str) -> GalleryState:
+def parse_gallery_id(custom_id: str, handles: Mapping[str, str] = NO_HANDLES) -> GalleryState:
+    """`handles`: handle -> id for the handles it carries (`id_keys.read_handles`)."""
     if not custom_id.startswith(GALLERY_PREFIX) or len(custom_id) > CUSTOM_ID_MAX:
         raise InvalidCustomId("not a gallery button")
     fields = custom_id[len(GALLERY_PREFIX) :].split(":", 4)
     if len(fields) != 5:
         raise InvalidCustomId("wrong number of fields")
     action, page, key, wallet, search = fields
-    anchor = decode_id(key) if key else None
+    anchor = decode_id(key, handles) if key else None
     ref = _action_and_ref(action, _page(page), anchor)
     if len(search) > SEARCH_MAX or any(not ch.isprintable() for ch in search):
         raise InvalidCustomId("bad search")
@@ -167,9 +173,15 @@ def parse_gallery_id(custom_id: str) -> GalleryState:
     return GalleryState(action, ref, filters)
 
 
-def detail_id(lora_id: str, ref: PageRef, *, action: str | None = None) -> str | None:
-    lora_key = encode_id(lora_id)
-    parts = _encode_ref(action, ref)
+def detail_id(
+    lora_id: str,
+    ref: PageRef,
+    *,
+    action: str | None = None,
+    handles: Mapping[str, str] = NO_HANDLES,
+) -> str | None:
+    lora_key = encode_id(lora_id, handles)
+    parts = _encode_ref(action, ref, handles)
     if lora_key is None or parts is None:
         return None
     action_code, page, key = parts
@@ -177,7 +189,7 @@ def detail_id(lora_id: str, ref: PageRef, *, action: str | None = None) -> str |
     return custom_id if len(custom_id) <= CUSTOM_ID_MAX else None
 
 
-def parse_detail_id(custom_id: str) -> DetailState:
+def parse_detail_id(custom_id: str, handles: Mapping[str, str] = NO_HANDLES) -> DetailState:
     if not custom_id.startswith(DETAIL_PREFIX) or len(custom_id) > CUSTOM_ID_MAX:
         raise InvalidCustomId("not a detail button")
     fields = custom_id[len(DETAIL_PREFIX) :].split(":")
@@ -186,6 +198,28 @@ def parse_detail_id(custom_id: str) -> DetailState:
     action, page, lora_key, key = fields
     if not lora_key:
         raise InvalidCustomId("no LoRA")
-    lora_id = decode_id(lora_key)
-    anchor = decode_id(key) if key else None
+    lora_id = decode_id(lora_key, handles)
+    anchor = decode_id(key, handles) if key else None
     return DetailState(action, _action_and_ref(action, _page(page), anchor), lora_id)
+
+
+def select_value(lora_id: str, handles: Mapping[str, str] = NO_HANDLES) -> str | None:
+    """The "open one LoRA" menu's value for a LoRA (`id_keys.value_for`)."""
+    return value_for(lora_id, handles)
+
+
+def parse_select_value(value: str, handles: Mapping[str, str] = NO_HANDLES) -> str:
+    """The exact id a menu value stands for."""
+    if not 1 <= len(value) <= VALUE_MAX:
+        raise InvalidCustomId("bad menu value")
+    return decode_id(value, handles) if is_handle_key(value) else value
+
+
+def select_retry_id(value: str) -> str | None:
+    """The Retry of a failed menu choice: the detail page of what was chosen (a handle
+    travels as it is, so no database round trip is needed to build it)."""
+    if not value:
+        return None
+    if is_handle_key(value):
+        return DETAIL_PREFIX + ":".join((ACTION_OF_MODE[Mode.FIRST], "1", value, ""))
+    return detail_id(value, PageRef())

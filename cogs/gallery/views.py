@@ -10,7 +10,7 @@ handler, with a Retry button when trying again can help.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -18,6 +18,7 @@ import discord
 from bot.errors import UserFacingError
 from bot.services.gallery import Gallery, GalleryPage, LoraDetail, PageRef, Paging
 from bot.services.records import Lora, LoraFilter, Mode
+from cogs.common.id_keys import NO_HANDLES, handles_for, read_handles, resolve_typed
 from cogs.common.interactions import BotItem
 from cogs.common.respond import Rendered, Target, deliver, target_for
 from cogs.common.text import plain, short_address
@@ -70,8 +71,11 @@ class GalleryButton(
         return GalleryButton(_button(self.custom_id, "Retry", style=discord.ButtonStyle.primary))
 
     async def run(self, interaction: discord.Interaction[LoraBot]) -> None:
+        gallery = interaction.client.services.gallery
         try:
-            state = ids.parse_gallery_id(self.custom_id)
+            state = ids.parse_gallery_id(
+                self.custom_id, await read_handles(gallery, self.custom_id)
+            )
         except ids.InvalidCustomId:
             raise StaleButton() from None
         if state.action == ids.PAGE_NUMBER:
@@ -79,7 +83,6 @@ class GalleryButton(
                 "That's the page number. Use the arrows beside it to move.", ephemeral=True
             )
             return
-        gallery = interaction.client.services.gallery
         public = state.action == ids.NEW_MESSAGE
         target = Target.PUBLIC if public else target_for(interaction)
         await deliver(
@@ -104,15 +107,16 @@ class GallerySelect(
         return values[0] if len(values) == 1 else ""
 
     def retry_button(self) -> DetailButton | None:
-        lora_id = self._chosen()
-        retry_id = ids.detail_id(lora_id, PageRef()) if lora_id else None
+        retry_id = ids.select_retry_id(self._chosen())
         return DetailButton(_button(retry_id, "Retry")) if retry_id else None
 
     async def run(self, interaction: discord.Interaction[LoraBot]) -> None:
-        lora_id = self._chosen()
-        if not lora_id or len(lora_id) > 100:
-            raise StaleButton()
         gallery = interaction.client.services.gallery
+        value = self._chosen()
+        try:
+            lora_id = ids.parse_select_value(value, await read_handles(gallery, value))
+        except ids.InvalidCustomId:
+            raise StaleButton() from None
         await deliver(interaction, render_detail(gallery, lora_id, PageRef()), Target.PRIVATE)
 
 
@@ -132,8 +136,9 @@ class DetailButton(
         return DetailButton(_button(self.custom_id, "Retry", style=discord.ButtonStyle.primary))
 
     async def run(self, interaction: discord.Interaction[LoraBot]) -> None:
+        gallery = interaction.client.services.gallery
         try:
-            state = ids.parse_detail_id(self.custom_id)
+            state = ids.parse_detail_id(self.custom_id, await read_handles(gallery, self.custom_id))
         except ids.InvalidCustomId:
             raise StaleButton() from None
         if state.action == ids.PAGE_NUMBER:
@@ -142,7 +147,6 @@ class DetailButton(
                 ephemeral=True,
             )
             return
-        gallery = interaction.client.services.gallery
         public = state.action == ids.NEW_MESSAGE
         target = Target.PUBLIC if public else target_for(interaction)
         await deliver(interaction, render_detail(gallery, state.lora_id, state.ref), target)
@@ -187,12 +191,13 @@ def _navigation(
             continue
         custom_id = make_id(ref, action)
         if custom_id is None:
-            continue  # an id too long to encode (not the web app's format): no button
+            continue  # an id the bot makes no buttons for (over `id_keys.ID_MAX`)
         items.append(make_item(_button(custom_id, label, disabled=not enabled, row=0)))
     return items
 
 
-def gallery_view(page: GalleryPage) -> discord.ui.View:
+def gallery_view(page: GalleryPage, handles: Mapping[str, str] = NO_HANDLES) -> discord.ui.View:
+    """`handles`: id -> handle for the page's ids too long to carry (`gallery_handles`)."""
     view = discord.ui.View(timeout=None)
     loras = page.loras
     if page.paging.pages > 1:
@@ -200,12 +205,12 @@ def gallery_view(page: GalleryPage) -> discord.ui.View:
             page.paging,
             loras[0].id if loras else None,
             loras[-1].id if loras else None,
-            lambda ref, action: ids.gallery_id(ref, page.filters, action=action),
+            lambda ref, action: ids.gallery_id(ref, page.filters, action=action, handles=handles),
             GalleryButton,
             "Page",
         ):
             view.add_item(item)
-    options = [_option(lora) for lora in loras if 1 <= len(lora.id) <= 100]
+    options = [o for o in (_option(lora, handles) for lora in loras) if o is not None]
     if options:
         select: Select = discord.ui.Select(
             custom_id=ids.SELECT_ID, placeholder="Open a LoRA…", options=options, row=1
@@ -219,7 +224,10 @@ def gallery_view(page: GalleryPage) -> discord.ui.View:
     return view
 
 
-def _option(lora: Lora) -> discord.SelectOption:
+def _option(lora: Lora, handles: Mapping[str, str]) -> discord.SelectOption | None:
+    value = ids.select_value(lora.id, handles)
+    if value is None:
+        return None
     count = lora.image_count
     details = [
         f"{lora.steps:,} steps" if lora.steps is not None else None,
@@ -228,12 +236,13 @@ def _option(lora: Lora) -> discord.SelectOption:
     ]
     return discord.SelectOption(
         label=plain(lora.trigger_word, 100) or "(no trigger word)",
-        value=lora.id,
+        value=value,
         description=plain(" · ".join(d for d in details if d), 100) or None,
     )
 
 
-def detail_view(detail: LoraDetail) -> discord.ui.View:
+def detail_view(detail: LoraDetail, handles: Mapping[str, str] = NO_HANDLES) -> discord.ui.View:
+    """`handles`: id -> handle for the page's ids too long to carry (`detail_handles`)."""
     view = discord.ui.View(timeout=None)
     lora, images = detail.lora, detail.images
     if detail.paging.pages > 1:
@@ -241,12 +250,12 @@ def detail_view(detail: LoraDetail) -> discord.ui.View:
             detail.paging,
             images[0].id if images else None,
             images[-1].id if images else None,
-            lambda ref, action: ids.detail_id(lora.id, ref, action=action),
+            lambda ref, action: ids.detail_id(lora.id, ref, action=action, handles=handles),
             DetailButton,
             "Images page",
         ):
             view.add_item(item)
-    generate = generate_id(lora.id)
+    generate = generate_id(lora.id, handles)
     if generate is not None:
         ready = lora.status == "completed" and lora.lora_weights_url is not None
         button = _button(
@@ -281,7 +290,19 @@ async def render_gallery(
     if page.is_empty:
         view = None if filters.is_empty else _view(browse_button(label="Show all LoRAs"))
         return Rendered(None, [E.empty_gallery_embed(filters)], view)
-    return Rendered(E.gallery_header(page), E.gallery_embeds(page), gallery_view(page))
+    handles = await handles_for(gallery, gallery_ids(page))
+    return Rendered(E.gallery_header(page), E.gallery_embeds(page), gallery_view(page, handles))
+
+
+def gallery_ids(page: GalleryPage) -> list[str]:
+    """The ids a gallery page's view carries (its LoRAs: anchors and menu values)."""
+    return [lora.id for lora in page.loras]
+
+
+def detail_ids(detail: LoraDetail) -> list[str]:
+    """The ids a detail page's view carries: the LoRA and its images' anchors."""
+    images = detail.images
+    return [detail.lora.id, *((images[0].id, images[-1].id) if images else ())]
 
 
 def not_found(what: str) -> Rendered:
@@ -294,11 +315,16 @@ async def render_detail(gallery: Gallery, lora_id: str, ref: PageRef) -> Rendere
     detail = await gallery.detail(lora_id, ref)
     if detail is None:
         return not_found(lora_id)
-    return Rendered(None, E.detail_embeds(detail), detail_view(detail))
+    handles = await handles_for(gallery, detail_ids(detail))
+    return Rendered(None, E.detail_embeds(detail), detail_view(detail, handles))
 
 
 async def render_lookup(gallery: Gallery, text: str) -> Rendered:
-    """/lora: the LoRA a user typed (id or trigger word), or a private "not found"."""
+    """/lora: the LoRA a user typed (id or trigger word, or the `*handle` autocomplete
+    gives for a long id), or a private "not found"."""
+    exact = await resolve_typed(gallery, text)
+    if exact is not None:
+        return await render_detail(gallery, exact, PageRef())
     lora = await gallery.find(text)
     if lora is None:
         return not_found(text)

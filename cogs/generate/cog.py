@@ -8,6 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from cogs.common.id_keys import choices_of
 from cogs.common.text import plain
 from cogs.generate import flow
 from cogs.generate.views import DYNAMIC_ITEMS
@@ -39,8 +40,6 @@ class Generate(commands.Cog, name="Generate"):
     async def lora_choices(
         self, interaction: discord.Interaction[LoraBot], current: str
     ) -> list[app_commands.Choice[str]]:
-        choices = await self.bot.services.gallery.suggest(current[:100])
-        return [
-            app_commands.Choice(name=plain(c.trigger_word, 100) or c.id[:100], value=c.id[:100])
-            for c in choices
-        ]
+        gallery = self.bot.services.gallery
+        found = await gallery.suggest(current[:100])
+        return await choices_of(gallery, found, lambda c: plain(c.trigger_word, 100) or c.id[:100])

@@ -17,6 +17,7 @@ from bot.errors import UserFacingError
 from bot.services.generation import GenerationFailed, GenerationResult
 from bot.services.records import DatabaseError
 from cogs.common.errors import report
+from cogs.common.id_keys import handles_for, resolve_typed
 from cogs.generate import render, views
 
 if TYPE_CHECKING:
@@ -38,10 +39,18 @@ def _can_thread(interaction: discord.Interaction[LoraBot]) -> bool:
 
 
 async def run_generation(
-    interaction: discord.Interaction[LoraBot], lora_ref: str, raw_prompt: str
+    interaction: discord.Interaction[LoraBot],
+    lora_ref: str,
+    raw_prompt: str,
+    *,
+    exact: bool = False,
 ) -> None:
+    """`exact`: `lora_ref` is a row id from a button or modal (see `prepare`)."""
     generator = interaction.client.services.generator
-    prepared = await generator.prepare(interaction.user.id, lora_ref, raw_prompt)
+    picked = await resolve_typed(interaction.client.services.gallery, lora_ref)
+    if picked is not None:  # autocomplete's `*handle` for a long id
+        lora_ref, exact = picked, True
+    prepared = await generator.prepare(interaction.user.id, lora_ref, raw_prompt, exact=exact)
     await interaction.response.send_message(
         embed=render.progress_embed(prepared, "Queued…"),
         allowed_mentions=discord.AllowedMentions.none(),
@@ -85,14 +94,17 @@ async def _failed(
         await interaction.delete_original_response()
     except discord.HTTPException:
         log.debug("could not delete the progress message", exc_info=True)
-    retry = views.RetryButton(batch_id) if batch_id is not None else None
+    retry = None
+    if batch_id is not None:
+        gallery = interaction.client.services.gallery
+        retry = views.button_for("retry", batch_id, await handles_for(gallery, [batch_id]))
     await report(interaction, error, retry=retry, prefix="Couldn't generate: ")
 
 
 async def _deliver(interaction: discord.Interaction[LoraBot], result: GenerationResult) -> None:
     files = render.files(result)
     embed = render.result_embed(result, shown=len(files))
-    view = views.result_view(result)
+    view = await views.result_view(interaction.client.services.gallery, result)
     original = await interaction.original_response()
     thread: discord.Thread | None = None
     if _can_thread(interaction):

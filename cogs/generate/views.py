@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import discord
 
 from bot.errors import UserFacingError
-from bot.services.gallery import PageRef
+from bot.services.gallery import Gallery, PageRef
 from bot.services.generation import PROMPT_MAX, GenerationResult
+from cogs.common.id_keys import NO_HANDLES, handles_for, is_handle_key, read_handles
 from cogs.common.interactions import BotItem, BotModal
 from cogs.common.respond import Target, deliver
 from cogs.gallery.views import render_detail
@@ -36,7 +38,7 @@ class PromptModal(BotModal, title="Generate four images"):
             self.prompt.default = default[:PROMPT_MAX]
 
     async def submit(self, interaction: discord.Interaction[LoraBot]) -> None:
-        await flow.run_generation(interaction, self.lora_id, self.prompt.value)
+        await flow.run_generation(interaction, self.lora_id, self.prompt.value, exact=True)
 
 
 class GenerateButton(
@@ -52,6 +54,7 @@ class GenerateButton(
     }
 
     def __init__(self, kind: ids.Kind, key: str) -> None:
+        """`key`: as `ids.key_of` makes it (the id itself only in old messages)."""
         label, style = self.LOOKS[kind]
         super().__init__(
             discord.ui.Button(label=label, style=style, custom_id=ids.button_id(kind, key))
@@ -64,8 +67,9 @@ class GenerateButton(
         return cls(kind, match["key"])
 
     async def run(self, interaction: discord.Interaction[LoraBot]) -> None:
-        key = ids.checked_key(self.key)
         services = interaction.client.services
+        handles = await read_handles(services.gallery, self.key) if is_handle_key(self.key) else {}
+        key = ids.checked_key(self.key, handles)
         if self.kind == "open":
             await interaction.response.send_modal(PromptModal(key))
             return
@@ -81,37 +85,28 @@ class GenerateButton(
             return
         if batch.discord_user_id != interaction.user.id:
             raise UserFacingError("This Retry belongs to someone else's generation.")
-        await flow.run_generation(interaction, batch.lora_id, batch.prompt)
+        await flow.run_generation(interaction, batch.lora_id, batch.prompt, exact=True)
 
 
-def OpenGenerateButton(lora_id: str) -> GenerateButton:
-    return GenerateButton("open", lora_id)
+def button_for(
+    kind: ids.Kind, row_id: str, handles: Mapping[str, str] = NO_HANDLES
+) -> GenerateButton | None:
+    """The button of this kind for a LoRA or batch id; None if it has no key (an id
+    too long to carry, without its handle in `handles`)."""
+    key = ids.key_of(row_id, handles)
+    return GenerateButton(kind, key) if key is not None else None
 
 
-def AgainButton(batch_id: str) -> GenerateButton:
-    return GenerateButton("again", batch_id)
-
-
-def RetryButton(batch_id: str) -> GenerateButton:
-    return GenerateButton("retry", batch_id)
-
-
-def OpenLoraButton(lora_id: str) -> GenerateButton:
-    return GenerateButton("lora", lora_id)
-
-
-def result_view(result: GenerationResult) -> discord.ui.View:
-    view = discord.ui.View(timeout=None)
-    view.add_item(AgainButton(result.batch_id))
+async def result_view(gallery: Gallery, result: GenerationResult) -> discord.ui.View:
     lora_id = result.prepared.lora.id
-    if ids.fits(lora_id):
-        view.add_item(OpenLoraButton(lora_id))
-    return view
-
-
-def retry_view(batch_id: str) -> discord.ui.View:
+    handles = await handles_for(gallery, (result.batch_id, lora_id))
     view = discord.ui.View(timeout=None)
-    view.add_item(RetryButton(batch_id))
+    for item in (
+        button_for("again", result.batch_id, handles),
+        button_for("lora", lora_id, handles),
+    ):
+        if item is not None:
+            view.add_item(item)
     return view
 
 

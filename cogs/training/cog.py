@@ -5,6 +5,7 @@ Discord (`notifier.py`)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import discord
 from discord import app_commands
@@ -14,7 +15,7 @@ from bot.services.training.desk import STEPS_DEFAULT, STEPS_MAX, STEPS_MIN
 from cogs.common.text import safe
 from cogs.training import render
 from cogs.training.notifier import DiscordTrainingNotifier
-from cogs.training.views import TrainButton, view_of
+from cogs.training.views import TrainButton, buttons_for, view_of
 
 if TYPE_CHECKING:
     from bot.app import LoraBot
@@ -49,7 +50,7 @@ class Training(commands.Cog, name="Training"):
         trigger_word: str,
         steps: int = STEPS_DEFAULT,
     ) -> None:
-        desk = self.bot.services.training
+        desk, desk_gallery = self.bot.services.training, self.bot.services.gallery
         await interaction.response.defer(ephemeral=True, thinking=True)
         preview = await desk.preview(interaction.user.id, channel, trigger_word, steps)
         order = preview.order
@@ -57,16 +58,12 @@ class Training(commands.Cog, name="Training"):
             items: list[discord.ui.Item[Any]] = []
             base = self.bot.settings.public_base_url
             if base:
-                url = f"{str(base).rstrip('/')}/pay/{order.id}"
+                url = f"{str(base).rstrip('/')}/pay/{quote(order.id, safe='')}"
                 items.append(discord.ui.Button(label="Pay with browser wallet", url=url))
-            items += [
-                TrainButton("tx", order.id),
-                TrainButton("check", order.id),
-                TrainButton("drop", order.id),
-            ]
+            items += await buttons_for(desk_gallery, order.id, "tx", "check", "drop")
             view = view_of(*items)
         else:
-            view = view_of(TrainButton("go", order.id), TrainButton("drop", order.id))
+            view = view_of(*await buttons_for(desk_gallery, order.id, "go", "drop"))
         await interaction.followup.send(
             embeds=render.preview_embeds(preview), view=view, ephemeral=True
         )

@@ -33,9 +33,10 @@ async def start(interaction: discord.Interaction[LoraBot], order_id: str) -> Non
 
 
 async def submit(interaction: discord.Interaction[LoraBot], order_id: str) -> None:
-    from cogs.training.views import TrainButton, view_of
+    from cogs.training.views import buttons_for, view_of
 
     desk = interaction.client.services.training
+    gallery = interaction.client.services.gallery
     channel = interaction.channel
     channel_id = channel.id if isinstance(channel, discord.abc.Messageable) else None
 
@@ -46,7 +47,7 @@ async def submit(interaction: discord.Interaction[LoraBot], order_id: str) -> No
         # makes Discord return one message when both try.
         message = await channel.send(
             embed=render.progress_embed(watched, None),
-            view=view_of(TrainButton("stop", watched.lora_id)),
+            view=view_of(*await buttons_for(gallery, watched.lora_id, "stop")),
             nonce=nonce_for("progress", watched.lora_id),
         )
         return message.id
@@ -84,7 +85,7 @@ async def check_payment(interaction: discord.Interaction[LoraBot], order_id: str
 async def _settle(
     interaction: discord.Interaction[LoraBot], order_id: str, tx_hash: str | None
 ) -> None:
-    from cogs.training.views import TrainButton, view_of
+    from cogs.training.views import buttons_for, view_of
 
     services = interaction.client.services
     if tx_hash is None and await services.credits.available(interaction.user.id):
@@ -95,7 +96,9 @@ async def _settle(
     result = await services.training.pay(order_id, interaction.user.id, tx_hash)
     if isinstance(result, PaymentPending):
         await interaction.followup.send(
-            result.message, view=view_of(TrainButton("check", order_id)), ephemeral=True
+            result.message,
+            view=view_of(*await buttons_for(services.gallery, order_id, "check")),
+            ephemeral=True,
         )
         return
     await interaction.followup.send(f"{result.message} Starting the training…", ephemeral=True)

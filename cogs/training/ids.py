@@ -1,27 +1,32 @@
 """The /train custom_ids, built and parsed only here. State lives in each id:
 
-train:go:<order>      start the training (a credit or an admin wallet pays)
-train:tx:<order>      paste the payment's transaction hash (opens a modal)
-train:check:<order>   check the pasted payment again (waiting for confirmations)
-train:drop:<order>    cancel the request before anything is submitted
-train:stop:<lora>     cancel a training fal has not started yet (its owner only)
-train:hash:<order>    the transaction-hash modal
+train:go:<order key>      start the training (a credit or an admin wallet pays)
+train:tx:<order key>      paste the payment's transaction hash (opens a modal)
+train:check:<order key>   check the pasted payment again (waiting for confirmations)
+train:drop:<order key>    cancel the request before anything is submitted
+train:stop:<lora key>     cancel a training fal has not started yet (its owner only)
+train:hash:<order key>    the transaction-hash modal (`#` + a digest for a long id)
+
+Keys carry ids of any shape exactly (`cogs.common.id_keys`), except the bot's own 32
+lower-case hex digits, which travel as they are (as in buttons sent before keys).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from typing import Literal
 
 from bot.errors import UserFacingError
 from cogs.common.custom_ids import claim
+from cogs.common.id_keys import NO_HANDLES, InvalidKey, inline_key, key_for, resolve_key
 
 PREFIX = claim("train:", "training")
 Kind = Literal["go", "tx", "check", "drop", "stop"]
 KINDS: tuple[Kind, ...] = ("go", "tx", "check", "drop", "stop")
 TEMPLATE = r"train:(?P<kind>go|tx|check|drop|stop):(?P<key>.{0,90})"
-_KEY = re.compile(r"[0-9a-f]{32}")
+_LEGACY = re.compile(r"[0-9a-f]{32}")  # an id as buttons carried it before keys
 
 
 class StaleTrainButton(UserFacingError):
@@ -29,12 +34,23 @@ class StaleTrainButton(UserFacingError):
         super().__init__("That button isn't one I can use any more. Run /train again.")
 
 
+def key_of(row_id: str, handles: Mapping[str, str] = NO_HANDLES) -> str | None:
+    """The key a button carries for `row_id`; None if it needs a handle not given.
+    The bot's own ids (32 lower-case hex digits) travel as they are, as they always did."""
+    return row_id if _LEGACY.fullmatch(row_id) else key_for(row_id, handles)
+
+
 def button_id(kind: Kind, key: str) -> str:
+    """A button's custom_id from its key (`key_of`)."""
     return f"{PREFIX}{kind}:{key}"
 
 
 def hash_modal_id(order_id: str) -> str:
-    return f"{PREFIX}hash:{order_id}"
+    """The modal's custom_id (its state lives in the modal object, not here)."""
+    key = order_id if _LEGACY.fullmatch(order_id) else inline_key(order_id)
+    if key is None:
+        key = "#" + hashlib.sha256(order_id.encode(errors="replace")).hexdigest()[:24]
+    return f"{PREFIX}hash:{key}"
 
 
 def kind_of(text: str) -> Kind:
@@ -51,7 +67,11 @@ def nonce_for(kind: str, lora_id: str) -> str:
     return hashlib.sha256(f"{kind}:{lora_id}".encode()).hexdigest()[:25]
 
 
-def checked_key(key: str) -> str:
-    if not _KEY.fullmatch(key):
-        raise StaleTrainButton()
-    return key
+def checked_key(key: str, handles: Mapping[str, str] = NO_HANDLES) -> str:
+    """The exact id a clicked button's key stands for (`handles`: handle -> id)."""
+    if _LEGACY.fullmatch(key):
+        return key
+    try:
+        return resolve_key(key, handles)
+    except InvalidKey:
+        raise StaleTrainButton() from None

@@ -21,9 +21,10 @@ import discord
 
 from bot.services.records import TrainingStatus, WatchedTraining
 from bot.services.training.watcher import TrainingOutcome
+from cogs.common.id_keys import handles_for
 from cogs.training import render
 from cogs.training.ids import nonce_for
-from cogs.training.views import TrainButton, view_of
+from cogs.training.views import buttons_for, view_of
 
 if TYPE_CHECKING:
     from bot.app import LoraBot
@@ -48,7 +49,7 @@ class DiscordTrainingNotifier:
         if channel is None:
             return None
         embed = render.progress_embed(training, status)
-        view = view_of(TrainButton("stop", training.lora_id))
+        view = view_of(*await buttons_for(self.bot.services.gallery, training.lora_id, "stop"))
         if training.progress_message_id is None:
             # The submission could not post it (a crash, a Discord outage): post it now.
             message = await channel.send(
@@ -86,7 +87,9 @@ class DiscordTrainingNotifier:
                 # Gone, or past Discord's edit cap: the mention below carries the result.
                 log.info("could not edit the progress message", extra={"lora_id": training.lora_id})
         content, mentions = render.mention_of(training, outcome)
-        view = render.finished_view(training, outcome)
+        view = render.finished_view(
+            training, outcome, await handles_for(self.bot.services.gallery, [training.lora_id])
+        )
         nonce = nonce_for("done", training.lora_id)
         if view is None:
             told = await channel.send(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import discord
 
 from bot.services.records import TrainingStatus, WatchedTraining, read_time, utc_clock
 from bot.services.training.desk import Preview
 from bot.services.training.watcher import TrainingOutcome
+from cogs.common.id_keys import NO_HANDLES
 from cogs.common.text import safe, short_address
 from cogs.generate.ids import generate_id, open_lora_id
 
@@ -82,8 +85,14 @@ def finished_embed(training: WatchedTraining, outcome: TrainingOutcome) -> disco
     ).set_footer(text=f"LoRA {training.lora_id}")
 
 
-def finished_view(training: WatchedTraining, outcome: TrainingOutcome) -> discord.ui.View | None:
-    open_id, generate = open_lora_id(training.lora_id), generate_id(training.lora_id)
+def finished_view(
+    training: WatchedTraining,
+    outcome: TrainingOutcome,
+    handles: Mapping[str, str] = NO_HANDLES,
+) -> discord.ui.View | None:
+    """`handles`: id -> handle when the LoRA's id is too long to carry (`handles_for`)."""
+    open_id = open_lora_id(training.lora_id, handles)
+    generate = generate_id(training.lora_id, handles)
     if outcome.status != "completed" or open_id is None or generate is None:
         return None
     view = discord.ui.View(timeout=None)

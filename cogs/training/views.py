@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.services.gallery import Gallery
+from cogs.common.id_keys import handles_for, is_handle_key, read_handles
 from cogs.common.interactions import BotItem, BotModal
 from cogs.training import flows, ids
 
@@ -31,6 +33,7 @@ class TrainButton(BotItem, discord.ui.DynamicItem[discord.ui.Button[Any]], templ
     }
 
     def __init__(self, kind: ids.Kind, key: str) -> None:
+        """`key`: as `ids.key_of` makes it (see `buttons_for`)."""
         label, style = self.LABELS[kind]
         super().__init__(
             discord.ui.Button(label=label, style=style, custom_id=ids.button_id(kind, key))
@@ -42,7 +45,9 @@ class TrainButton(BotItem, discord.ui.DynamicItem[discord.ui.Button[Any]], templ
         return cls(ids.kind_of(match["kind"]), match["key"])
 
     async def run(self, interaction: discord.Interaction[LoraBot]) -> None:
-        key = ids.checked_key(self.key)
+        gallery = interaction.client.services.gallery
+        handles = await read_handles(gallery, self.key) if is_handle_key(self.key) else {}
+        key = ids.checked_key(self.key, handles)
         if self.kind == "tx":
             await interaction.response.send_modal(TxHashModal(key))
             return
@@ -72,6 +77,13 @@ class TxHashModal(BotModal, title="Your payment"):
 
     async def submit(self, interaction: discord.Interaction[LoraBot]) -> None:
         await flows.paid(interaction, self.order_id, self.tx_hash.value)
+
+
+async def buttons_for(gallery: Gallery, row_id: str, *kinds: ids.Kind) -> list[TrainButton]:
+    """The buttons of these kinds for an order or LoRA id (a handle made if its id is
+    too long to carry; none for an id over `id_keys.ID_MAX`)."""
+    key = ids.key_of(row_id, await handles_for(gallery, [row_id]))
+    return [TrainButton(kind, key) for kind in kinds] if key is not None else []
 
 
 def view_of(*items: discord.ui.Item[Any]) -> discord.ui.View:

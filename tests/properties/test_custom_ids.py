@@ -4,7 +4,6 @@ actions that are not the clicker's (checked on the services, real database)."""
 
 from __future__ import annotations
 
-import re
 import secrets
 from typing import Any
 
@@ -16,6 +15,7 @@ from hypothesis import strategies as st
 from bot.errors import UserFacingError
 from bot.services.gallery import MAX_PAGE, Gallery, PageRef
 from bot.services.training.desk import TrainingDesk, TrainingRefused
+from cogs.common import id_keys
 from cogs.gallery import ids
 from cogs.gallery import views as gallery_views
 from cogs.generate import ids as generate_ids
@@ -40,20 +40,30 @@ from tests.support.gallery_rows import (
 
 ALICE, BOB = 42, 43
 hex_ids = st.binary(min_size=16, max_size=16).map(bytes.hex)
+# Every shape the shared database may hold: the web app's `hex(randomblob(16))` (upper
+# case), UUIDs of either case, short strings; long ones need a handle (`any_ids`).
+upper_hex_ids = hex_ids.map(str.upper)
+uuids = st.uuids().map(str).flatmap(lambda u: st.sampled_from([u, u.upper()]))
 short_ids = st.text(min_size=1, max_size=12).filter(lambda s: ids.encode_id(s) is not None)
+inline_ids = st.one_of(hex_ids, upper_hex_ids, short_ids)
+any_ids = st.one_of(
+    inline_ids,
+    uuids,
+    st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=400),
+)
 # Previous/next always carry their anchor (`paging_for`); first/last never need one.
 page_refs = st.one_of(
     st.builds(
         PageRef,
         st.sampled_from([Mode.FIRST, Mode.LAST]),
         st.integers(min_value=-5, max_value=MAX_PAGE + 5),
-        st.one_of(st.none(), hex_ids, short_ids),
+        st.one_of(st.none(), inline_ids),
     ),
     st.builds(
         PageRef,
         st.sampled_from([Mode.OLDER, Mode.NEWER]),
         st.integers(min_value=-5, max_value=MAX_PAGE + 5),
-        st.one_of(hex_ids, short_ids),
+        inline_ids,
     ),
 )
 # What the /loras command makes of a search (cogs/gallery.py): printable, one line.
@@ -73,7 +83,7 @@ forged = st.one_of(
         st.lists(
             st.one_of(
                 st.sampled_from(["f", "p", "n", "l", "c", "i", "1", "999999", "0", "~", ":", ""]),
-                st.from_regex(r"~?[A-Za-z0-9_-]{0,30}", fullmatch=True),
+                st.from_regex(r"[~^*]?[A-Za-z0-9_-]{0,30}", fullmatch=True),
                 hostile_text,
             ),
             max_size=6,
@@ -109,7 +119,7 @@ def test_gallery_ids_fit_and_parse_back(ref: PageRef, flt: LoraFilter, action: s
         assert state.ref.anchor == ref.anchor
 
 
-@given(st.one_of(hex_ids, short_ids), page_refs)
+@given(inline_ids, page_refs)
 def test_detail_ids_fit_and_parse_back(lora_id: str, ref: PageRef) -> None:
     custom_id = ids.detail_id(lora_id, ref)
     if custom_id is None:
@@ -120,23 +130,33 @@ def test_detail_ids_fit_and_parse_back(lora_id: str, ref: PageRef) -> None:
     assert state.ref.mode is ref.mode
 
 
-@given(hex_ids, st.integers(min_value=0, max_value=2**64), st.sampled_from(["yes", "no"]))
+@given(any_ids, st.integers(min_value=0, max_value=2**64), st.sampled_from(["yes", "no"]))
 def test_every_other_button_the_bot_makes_fits_and_matches_its_template(
-    key: str, user_id: int, choice: str
+    row_id: str, user_id: int, choice: str
 ) -> None:
+    handles = {row_id: "H" * 16}
     made: list[discord.ui.DynamicItem[Any]] = [
-        generate_views.OpenGenerateButton(key),
-        generate_views.AgainButton(key),
-        generate_views.RetryButton(key),
-        generate_views.OpenLoraButton(key),
-        *(train_buttons.TrainButton(kind, key) for kind in train_buttons.TrainButton.LABELS),
+        *(
+            b
+            for kind in generate_ids.KINDS
+            if (b := generate_views.button_for(kind, row_id, handles)) is not None
+        ),
+        *(
+            train_buttons.TrainButton(kind, training_ids.key_of(row_id, handles) or "")
+            for kind in train_buttons.TrainButton.LABELS
+        ),
         UnlinkButton(user_id, choice),
         PasteSignatureButton(secrets.token_urlsafe(24)),
     ]
+    assert len(made) == len(generate_ids.KINDS) + len(train_buttons.TrainButton.LABELS) + 2
     for item in made:
         assert len(item.custom_id) <= 100
-        assert type(item).__discord_ui_compiled_template__.fullmatch(item.custom_id)
-    assert generate_ids.parse_generate_id(generate_ids.generate_id(key) or "") == key
+        match = type(item).__discord_ui_compiled_template__.fullmatch(item.custom_id)
+        assert match
+        if "key" in match.groupdict():
+            assert generate_ids.checked_key(match["key"], {"H" * 16: row_id}) == row_id
+    generate = generate_ids.generate_id(row_id, handles) or ""
+    assert generate_ids.parse_generate_id(generate, {"H" * 16: row_id}) == row_id
 
 
 # --- forged -------------------------------------------------------------------------------
@@ -148,7 +168,7 @@ def test_a_forged_gallery_id_parses_or_is_refused(custom_id: str) -> None:
         except (ids.InvalidCustomId, generate_ids.StaleGenerateButton):
             continue  # the buttons turn this into a private "stale button" message
         if isinstance(state, str):
-            assert re.fullmatch(r"[0-9a-f]{32}", state)
+            assert 1 <= len(state) <= 90  # an id to look up exactly (public rows only)
         else:
             assert state.action in ids.ACTIONS and 1 <= state.ref.page <= MAX_PAGE
 
@@ -177,7 +197,9 @@ def test_a_forged_id_on_any_dynamic_item_gives_valid_state_or_a_stale_refusal(
                 except UserFacingError as exc:
                     value, message = None, exc.message
                     assert message
-                assert value is None or re.fullmatch(r"[0-9a-f]{32}", value)
+                # Without the handles table, a handle-shaped key is refused; anything else
+                # is an exact id to look up (ownership is checked by the services).
+                assert value is None or 1 <= len(value) <= 90
 
 
 # --- valid state never reaches someone else's data ----------------------------------------
@@ -226,20 +248,24 @@ async def test_forged_gallery_state_shows_only_public_rows(
     completed: set[str] = seeded["completed"]
     images_of: dict[str, set[str]] = seeded["images_of"]
     every_id = sorted(set(images_of) | {i for ids_ in images_of.values() for i in ids_})
-    anchor = data.draw(st.one_of(st.sampled_from(every_id), hex_ids))
+    anchor = data.draw(st.one_of(st.sampled_from(every_id), any_ids))
     lora_id = data.draw(st.sampled_from(sorted(completed)))
     gallery = Gallery(db, page_size=2, images_per_page=2)
+    # Long anchors travel as handles (made here as a view would make them).
+    made = await id_keys.handles_for(gallery, [anchor])
     ref = PageRef(mode, page, anchor)
-    custom_id = ids.gallery_id(ref, LoraFilter(wallet=wallet))
-    assert custom_id is not None
-    state = ids.parse_gallery_id(custom_id)
+    custom_id = ids.gallery_id(ref, LoraFilter(wallet=wallet), handles=made)
+    assert custom_id is not None and len(custom_id) <= 100
+    state = ids.parse_gallery_id(custom_id, await id_keys.read_handles(gallery, custom_id))
+    if mode in (Mode.OLDER, Mode.NEWER):
+        assert state.ref.anchor == anchor  # exactly, whatever its shape
     shown = await gallery.page(state.filters, state.ref)
     for lora in shown.loras:
         assert lora.id in completed
         assert wallet is None or lora.wallet_address.lower() == wallet
-    detail_id = ids.detail_id(lora_id, ref)
+    detail_id = ids.detail_id(lora_id, ref, handles=made)
     assert detail_id is not None
-    detail_state = ids.parse_detail_id(detail_id)
+    detail_state = ids.parse_detail_id(detail_id, await id_keys.read_handles(gallery, detail_id))
     detail = await gallery.detail(detail_state.lora_id, detail_state.ref)
     assert detail is not None and detail.lora.id == lora_id
     assert {image.id for image in detail.images} <= images_of[lora_id]

@@ -8,6 +8,10 @@ import copy
 import secrets
 from typing import Any
 
+import pytest
+
+from cogs.generate import ids as generate_ids
+from cogs.training import ids as training_ids
 from storage import wallets
 from tests.e2e.conftest import BotHarness
 from tests.fakes.discord import DiscordEmulator
@@ -46,12 +50,20 @@ async def forged_click(
     return data
 
 
+def shaped(shape: str) -> str:
+    """An id as the bot makes it, as the web app writes it (`hex(randomblob(16))`), or
+    too long for a custom_id (a handle carries it)."""
+    made = secrets.token_hex(16)
+    return {"bot": made, "web app": made.upper(), "long": made + ":x/ü" * 70}[shape]
+
+
+@pytest.mark.parametrize("shape", ["bot", "web app", "long"])
 async def test_forged_buttons_for_someone_elses_things_are_refused(
-    harness: BotHarness, emulator: DiscordEmulator
+    harness: BotHarness, emulator: DiscordEmulator, shape: str
 ) -> None:
     async with harness.running(fal_key="fake-key:not-a-real-secret") as bot:
         await link_wallet(bot.db, BOB, WALLET_B)
-        lora = lora_row(status="pending", wallet=WALLET_B)
+        lora = lora_row(status="pending", wallet=WALLET_B, lora_id=shaped(shape))
         await insert_loras(bot.db, [lora])
         now = lora["created_at"]
         await bot.db.execute(
@@ -59,7 +71,7 @@ async def test_forged_buttons_for_someone_elses_things_are_refused(
             "created_at, updated_at) VALUES (?, ?, ?, 'queued', ?, ?)",
             (lora["id"], lora["request_id"], str(BOB), now, now),
         )
-        batch = secrets.token_hex(16)
+        batch = shaped(shape)
         await bot.db.execute(
             "INSERT INTO generation_batches (id, wallet_address, discord_user_id, "
             "lora_training_id, prompt, status, created_at) VALUES (?, ?, ?, ?, ?, 'failed', ?)",
@@ -68,11 +80,16 @@ async def test_forged_buttons_for_someone_elses_things_are_refused(
         ix = await emulator.run_command("help", user_id=ALICE, channel_id=CHANNEL)
         await ix.response()
         source = await ix.original()
+        # The keys the bot itself would carry (handles it made, for the long ids).
+        handles = await bot.services.gallery.handles_for([batch, lora["id"]])
+        batch_key = generate_ids.key_of(batch, handles)
+        lora_key = training_ids.key_of(lora["id"], handles)
+        assert batch_key is not None and lora_key is not None
         answers = {
             custom_id: await forged_click(emulator, source, custom_id, ALICE)
             for custom_id in (
-                f"gen:retry:{batch}",
-                f"train:stop:{lora['id']}",
+                f"gen:retry:{batch_key}",
+                f"train:stop:{lora_key}",
             )
         }
         # train:go for an order that is not Alice's is refused privately, before the

@@ -68,7 +68,7 @@ def test_detail_and_generate_ids_round_trip() -> None:
     assert (state.lora_id, state.ref) == (lora_id, PageRef(Mode.OLDER, 3, anchor))
     assert generate_ids.generate_id(lora_id) == f"gen:open:{lora_id}"
     assert generate_ids.parse_generate_id(f"gen:open:{lora_id}") == lora_id
-    assert generate_ids.generate_id("not-hex") is None
+    assert generate_ids.generate_id("x" * 300) is None  # too long, and no handle given
 
 
 @pytest.mark.parametrize(

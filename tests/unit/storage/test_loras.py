@@ -225,3 +225,23 @@ async def test_detail_reads_the_lora_and_a_page_of_its_images(db: Database) -> N
         db, new_id(), mode=Mode.FIRST, anchor_id=None, size=4
     )
     assert missing is None and empty.items == ()
+
+
+async def test_web_app_ids_are_found_exactly_and_by_what_users_type(db: Database) -> None:
+    await db.execute(
+        "INSERT INTO lora_trainings (id, request_id, wallet_address, trigger_word, steps, "
+        "image_urls, lora_weights_url, status, created_at) VALUES (hex(randomblob(16)), "
+        "'req-upper', ?, 'upper style', 1000, '[]', 'https://v3.fal.media/w.safetensors', "
+        "'completed', '2026-02-11T10:20:30.123Z')",
+        (WALLET_A,),
+    )
+    row = await db.fetchone("SELECT id FROM lora_trainings WHERE request_id = 'req-upper'")
+    assert row is not None
+    upper = str(row["id"])
+    assert upper == upper.upper() and len(upper) == 32
+    assert (await loras.get(db, upper)) is not None
+    assert await loras.get(db, upper.lower()) is None  # a button's lookup is exact
+    found = await loras.find(db, upper.lower())  # what a user typed may differ in case
+    assert found is not None and found.id == upper
+    for typed in (upper[:6], upper[:6].lower()):
+        assert [c.id for c in await loras.suggest(db, typed)] == [upper]
