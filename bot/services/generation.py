@@ -8,7 +8,6 @@ generation never costs a slot and a finished one is stored exactly once.
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass
 
 from bot.clients.fal import FalGateway, QueueCallback
@@ -20,6 +19,7 @@ from bot.services.text import drop_invisible
 from storage import generation_batches, loras, wallets
 from storage.db import Database
 from storage.generation_batches import NewImage
+from storage.ids import web_app_id
 from storage.loras import Lora
 
 log = logging.getLogger(__name__)
@@ -206,7 +206,7 @@ class ImageGenerator:
         fetched = await self.media.fetch_all([i.url for i in survivors], max_bytes=max_image_bytes)
         images = tuple(
             GeneratedImage(
-                id=secrets.token_hex(16),
+                id=web_app_id(),
                 url=image.url,
                 width=image.width,
                 height=image.height,

@@ -235,3 +235,43 @@ async def test_quota_used_on_one_face_is_seen_by_the_other(
                 walletAddress=WALLET_A,
                 images=[image] * 4,
             )
+
+
+async def test_web_app_loras_are_browsed_opened_and_generated_from_in_discord(
+    harness: BotHarness, emulator: DiscordEmulator, image_fal: FakeFal, webapp: WebApp
+) -> None:
+    async with generating_bot(harness, image_fal) as bot:
+        await link_wallet(bot.db, ALICE, WALLET_A)
+        ids = await web_app_loras(webapp, [], 5)
+        assert all(i == i.upper() and len(i) == 32 for i in ids)  # hex(randomblob(16))
+        gallery = await (
+            await emulator.run_command("loras", user_id=ALICE, channel_id=7)
+        ).original()
+        first_page = components(gallery)
+        assert {"« First", "‹ Previous", "Next ›", "Last »"} <= set(first_page)
+        nxt = await emulator.click(gallery, first_page["Next ›"], user_id=ALICE)
+        await nxt.response()
+        second = emulator.world.messages[int(gallery["id"])]
+        assert "web2" in str(second["embeds"]) and "web4" not in str(second["embeds"])
+        back = await emulator.click(second, components(second)["‹ Previous"], user_id=ALICE)
+        await back.response()
+        again = emulator.world.messages[int(gallery["id"])]
+        assert "web4" in str(again["embeds"])
+        # /lora on a web-app LoRA: Generate is there, and it generates.
+        detail = await (
+            await emulator.run_command(
+                "lora", user_id=ALICE, channel_id=7, options={"lora": ids[0]}
+            )
+        ).original()
+        assert "Generate" in components(detail)
+        ix = await generate(emulator, ids[0], "a lighthouse")
+        await ix.response()
+        result = await eventually(lambda: _thread_result(emulator, ix), "the images in the thread")
+        assert {"Generate again", "Open LoRA"} <= set(components(result))
+        images = await webapp.call("generate.listByLora", loraTrainingId=ids[0])
+        assert len(images) == 4
+
+
+async def _thread_result(emulator: DiscordEmulator, ix: Any) -> dict[str, Any] | None:
+    thread = emulator.channel_messages(ix.original_message_id) if ix.original_message_id else []
+    return next((m for m in thread if m.get("attachments")), None)

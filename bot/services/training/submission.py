@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -38,6 +37,7 @@ from bot.services.training.images import prepare_training_zip, upload_zip
 from storage import submissions
 from storage.credits import CreditGone
 from storage.db import Database, DatabaseError
+from storage.ids import web_app_id
 from storage.submissions import OrderBusy
 from storage.timefmt import Clock, iso, utc_clock
 from storage.training_orders import Order
@@ -122,7 +122,7 @@ class Submitter:
             return await self._run(order, channel_id, announce)
 
     async def _run(self, order: Order, channel_id: int | None, announce: Announce) -> Submitted:
-        lora_id = secrets.token_hex(16)
+        lora_id = web_app_id()
         admin = (
             self.credits.new_admin_credit(order.discord_user_id, order.wallet)
             if self.credits.is_admin(order.wallet)

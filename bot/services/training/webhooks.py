@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -38,6 +37,7 @@ from bot.services.training.fal_signature import SignatureRefused, WebhookSignatu
 from bot.services.training.watcher import TrainingWatcher
 from storage import submissions, trainings
 from storage.db import Database, DatabaseError
+from storage.ids import web_app_id
 from storage.submissions import NotRecoverable, OrderBusy
 from storage.timefmt import Clock, iso, utc_clock
 from storage.trainings import WatchedTraining
@@ -116,7 +116,7 @@ class TrainingWebhooks:
                     order_id,
                     request_id,
                     iso(self.clock()),
-                    new_lora_id=secrets.token_hex(16),
+                    new_lora_id=web_app_id(),
                 )
             except OrderBusy:
                 raise WebhookRefused("busy", "the submission is still in progress") from None
