@@ -12,7 +12,7 @@ from storage import credits
 from storage.connection import Connection
 from storage.credits import CreditGone
 from storage.db import Database
-from storage.trainings import WatchedTraining, _opt_int
+from storage.trainings import WatchedTraining, _opt_int, watched_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,18 +90,7 @@ async def job_record(db: Database, lora_id: str) -> JobRecord | None:
     )
     if r is None:
         return None
-    training = WatchedTraining(
-        lora_id=r["id"],
-        request_id=r["request_id"],
-        trigger_word=r["trigger_word"],
-        wallet=r["wallet_address"],
-        discord_user_id=_opt_int(r["discord_user_id"]),
-        channel_id=_opt_int(r["channel_id"]),
-        progress_message_id=_opt_int(r["progress_message_id"]),
-        credit_id=r["credit_id"],
-        state=r["state"],
-        created_at=r["created_at"],
-    )
+    training = watched_of(r)
     return JobRecord(training, r["status"], r["notified_at"])
 
 

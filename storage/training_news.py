@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from storage.db import Database
-from storage.trainings import WatchedTraining, _opt_int
+from storage.trainings import WatchedTraining, watched_of
 
 
 async def claim_telling(db: Database, lora_id: str, *, now: str, until: str) -> bool:
@@ -68,18 +68,7 @@ async def unnotified_finished(db: Database) -> list[Finished]:
     )
     return [
         Finished(
-            WatchedTraining(
-                lora_id=r["id"],
-                request_id=r["request_id"],
-                trigger_word=r["trigger_word"],
-                wallet=r["wallet_address"],
-                discord_user_id=_opt_int(r["discord_user_id"]),
-                channel_id=_opt_int(r["channel_id"]),
-                progress_message_id=_opt_int(r["progress_message_id"]),
-                credit_id=r["credit_id"],
-                state=r["status"],
-                created_at=r["created_at"],
-            ),
+            watched_of(r, state="status"),
             r["status"],
             r["lora_weights_url"],
             r["error"],

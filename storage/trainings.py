@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from storage import credits
-from storage.connection import Connection
+from storage.connection import Connection, Row
 from storage.credits import CreditGone
 from storage.db import Database
 
@@ -109,6 +109,24 @@ def _opt_int(value: Any) -> int | None:
     return int(value) if value not in (None, "") else None
 
 
+def watched_of(r: Row, *, state: str = "state") -> WatchedTraining:
+    """A `lora_trainings` row joined with its `training_jobs` row (t.id, t.request_id,
+    t.trigger_word, t.wallet_address, t.created_at, j.discord_user_id, j.channel_id,
+    j.progress_message_id, j.credit_id and the column `state` names)."""
+    return WatchedTraining(
+        lora_id=r["id"],
+        request_id=r["request_id"],
+        trigger_word=r["trigger_word"],
+        wallet=r["wallet_address"],
+        discord_user_id=_opt_int(r["discord_user_id"]),
+        channel_id=_opt_int(r["channel_id"]),
+        progress_message_id=_opt_int(r["progress_message_id"]),
+        credit_id=r["credit_id"],
+        state=r[state],
+        created_at=r["created_at"],
+    )
+
+
 async def job_of(db: Database, lora_id: str) -> TrainingJob | None:
     """The bot's job for a training, with the training's status; None when the bot did
     not submit it (a web-app training, or no such id)."""
@@ -142,18 +160,7 @@ async def by_request(db: Database, request_id: str) -> tuple[WatchedTraining, st
     )
     if r is None:
         return None
-    training = WatchedTraining(
-        lora_id=r["id"],
-        request_id=r["request_id"],
-        trigger_word=r["trigger_word"],
-        wallet=r["wallet_address"],
-        discord_user_id=_opt_int(r["discord_user_id"]),
-        channel_id=_opt_int(r["channel_id"]),
-        progress_message_id=_opt_int(r["progress_message_id"]),
-        credit_id=r["credit_id"],
-        state=r["state"],
-        created_at=r["created_at"],
-    )
+    training = watched_of(r)
     return training, r["status"]
 
 
@@ -186,21 +193,7 @@ async def claim(
     db: Database, *, owner: str, now: str, until: str, limit: int = 50
 ) -> list[WatchedTraining]:
     rows = await db.run(in_db_claim, owner, now, until, limit)
-    return [
-        WatchedTraining(
-            lora_id=r["id"],
-            request_id=r["request_id"],
-            trigger_word=r["trigger_word"],
-            wallet=r["wallet_address"],
-            discord_user_id=_opt_int(r["discord_user_id"]),
-            channel_id=_opt_int(r["channel_id"]),
-            progress_message_id=_opt_int(r["progress_message_id"]),
-            credit_id=r["credit_id"],
-            state=r["state"],
-            created_at=r["created_at"],
-        )
-        for r in rows
-    ]
+    return [watched_of(r) for r in rows]
 
 
 async def record_progress(
