@@ -5,7 +5,6 @@ written twice."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 from pathlib import Path
@@ -14,11 +13,11 @@ from typing import Any
 import aiohttp
 
 from storage.db import Database, DatabaseConfig
-from tests.e2e.conftest import FAKE_TOKEN
-from tests.e2e.test_process import free_port, wait_healthy
+from tests.e2e.test_process import wait_healthy
 from tests.e2e.test_train import ALICE, CHANNEL, buttons, mention, preview, services
 from tests.fakes.discord import DiscordEmulator
 from tests.fakes.fal import FakeFal
+from tests.support.bot_process import bot_env
 from tests.support.gallery_rows import WALLET_A, insert_loras, link_wallet, lora_row
 
 __all__ = ["services"]
@@ -45,24 +44,20 @@ async def test_a_killed_bot_finishes_the_training_after_restart(
     arena, storage, fal = services
     fal.mode.script = [{"status": "IN_QUEUE", "queue_position": 1}] * 100_000
     database = tmp_path / "bot.db"
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),
-        "DISCORD_TOKEN": FAKE_TOKEN,
-        "DISCORD_API_BASE_URL": emulator.api_base_url,
-        "DISCORD_GATEWAY_URL": emulator.gateway_url,
-        "DATABASE_URL": f"file:{database}",
-        "HTTP_PORT": str(free_port()),
-        "FAL_KEY": "fake-key:not-a-real-secret",
-        "FAL_QUEUE_URL": fal.base_url,
-        "FAL_REST_URL": storage.base_url + "/",
-        "FAL_CDN_URL": storage.base_url,
-        "ARENA_API_URL": arena.base_url,
-        "ARENA_IMAGE_HOSTS": "127.0.0.1",
-        "ADMIN_WALLETS": WALLET_A,
-        "TRAINING_POLL_SECONDS": "0.1",
-        "TRAINING_LEASE_SECONDS": "1",
-    }
+    env = bot_env(
+        emulator,
+        tmp_path,
+        database,
+        FAL_KEY="fake-key:not-a-real-secret",
+        FAL_QUEUE_URL=fal.base_url,
+        FAL_REST_URL=storage.base_url + "/",
+        FAL_CDN_URL=storage.base_url,
+        ARENA_API_URL=arena.base_url,
+        ARENA_IMAGE_HOSTS="127.0.0.1",
+        ADMIN_WALLETS=WALLET_A,
+        TRAINING_POLL_SECONDS="0.1",
+        TRAINING_LEASE_SECONDS="1",
+    )
     first = await start_bot(env, tmp_path)
     try:
         db = Database(DatabaseConfig(url=f"file:{database}"))
@@ -112,19 +107,15 @@ async def test_a_bot_killed_mid_generation_leaves_no_slot_and_no_rows(
     fal = await FakeFal().start()
     fal.mode.result = "hang"
     database = tmp_path / "bot.db"
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),
-        "DISCORD_TOKEN": FAKE_TOKEN,
-        "DISCORD_API_BASE_URL": emulator.api_base_url,
-        "DISCORD_GATEWAY_URL": emulator.gateway_url,
-        "DATABASE_URL": f"file:{database}",
-        "HTTP_PORT": str(free_port()),
-        "FAL_KEY": "fake-key:not-a-real-secret",
-        "FAL_QUEUE_URL": fal.base_url,
-        "MEDIA_HOSTS": "127.0.0.1",
-        "GENERATION_RESERVATION_SECONDS": "1",
-    }
+    env = bot_env(
+        emulator,
+        tmp_path,
+        database,
+        FAL_KEY="fake-key:not-a-real-secret",
+        FAL_QUEUE_URL=fal.base_url,
+        MEDIA_HOSTS="127.0.0.1",
+        GENERATION_RESERVATION_SECONDS="1",
+    )
     db = Database(DatabaseConfig(url=f"file:{database}"))
     try:
         first = await start_bot(env, tmp_path)

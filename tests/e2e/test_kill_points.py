@@ -15,26 +15,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import secrets
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import fal_client.client as fal_internals
 import pytest
 
-from storage import payments
-from storage.credits import AVAILABLE, FROM_PAYMENT, Credit
 from storage.db import Database, DatabaseConfig
-from storage.payments import NewPayment, Quote
-from tests.e2e.conftest import FAKE_TOKEN
-from tests.e2e.test_process import free_port, wait_healthy
+from tests.e2e.test_process import wait_healthy
 from tests.e2e.test_train import ALICE, CHANNEL, buttons, preview
 from tests.fakes.arena import FakeArena
 from tests.fakes.discord import DiscordEmulator
@@ -42,7 +34,9 @@ from tests.fakes.fal import FakeFal
 from tests.fakes.fal_storage import FakeFalStorage
 from tests.fakes.fal_training import FakeFalTraining
 from tests.fakes.gates import Gate
+from tests.support.bot_process import bot_env
 from tests.support.gallery_rows import WALLET_A, insert_loras, link_wallet, lora_row
+from tests.support.money_rows import paid_credit
 
 ROOT = Path(__file__).resolve().parents[2]
 SIGNALS = {"SIGKILL": signal.SIGKILL, "SIGTERM": signal.SIGTERM}
@@ -151,28 +145,24 @@ async def world(
     await images.start()
     arena.add_channel("my-moodboard", title="Mood", images=6)
     database = tmp_path / "bot.db"
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),
-        "DISCORD_TOKEN": FAKE_TOKEN,
-        "DISCORD_API_BASE_URL": emulator.api_base_url,
-        "DISCORD_GATEWAY_URL": emulator.gateway_url,
-        "DATABASE_URL": f"file:{database}",
-        "HTTP_PORT": str(free_port()),
-        "FAL_KEY": "fake-key:not-a-real-secret",
-        "FAL_QUEUE_URL": fal.base_url,
-        "FAL_REST_URL": storage.base_url + "/",
-        "FAL_CDN_URL": storage.base_url,
-        "ARENA_API_URL": arena.base_url,
-        "ARENA_IMAGE_HOSTS": "127.0.0.1",
-        "MEDIA_HOSTS": "127.0.0.1",
-        "TRAINING_POLL_SECONDS": "0.1",
-        "TRAINING_LEASE_SECONDS": "1",
-        "TRAINING_PROGRESS_EDIT_SECONDS": "0",
-        "GENERATION_RESERVATION_SECONDS": "1",
-        "STOP_GRACE_SECONDS": "1",
-        "LOG_FORMAT": "text",
-    }
+    env = bot_env(
+        emulator,
+        tmp_path,
+        database,
+        FAL_KEY="fake-key:not-a-real-secret",
+        FAL_QUEUE_URL=fal.base_url,
+        FAL_REST_URL=storage.base_url + "/",
+        FAL_CDN_URL=storage.base_url,
+        ARENA_API_URL=arena.base_url,
+        ARENA_IMAGE_HOSTS="127.0.0.1",
+        MEDIA_HOSTS="127.0.0.1",
+        TRAINING_POLL_SECONDS="0.1",
+        TRAINING_LEASE_SECONDS="1",
+        TRAINING_PROGRESS_EDIT_SECONDS="0",
+        GENERATION_RESERVATION_SECONDS="1",
+        STOP_GRACE_SECONDS="1",
+        LOG_FORMAT="text",
+    )
     db = Database(DatabaseConfig(url=f"file:{database}"))
     try:
         yield World(emulator, arena, storage, fal, images, db, env, tmp_path)
@@ -231,47 +221,6 @@ async def admin_audit(world: World) -> int:
 async def stop(process: asyncio.subprocess.Process, how: str) -> None:
     process.send_signal(SIGNALS[how])
     await asyncio.wait_for(process.wait(), 20)
-
-
-async def paid_credit(db: Database) -> Credit:
-    """A payment verified on Base and the credit it bought, as PaymentVerifier records them."""
-    now = datetime.now(UTC)
-    quote = Quote(
-        id=secrets.token_hex(16),
-        discord_user_id=ALICE,
-        wallet=WALLET_A,
-        usd=Decimal("4.00"),
-        wei=1_600_000_000_000_000,
-        eth_usd=Decimal("2500"),
-        created_at=now,
-        expires_at=now + timedelta(minutes=15),
-        created_block=100,
-    )
-    await payments.insert_quote(db, quote)
-    payment = NewPayment(
-        id=secrets.token_hex(16),
-        tx_hash="0x" + secrets.token_hex(32),
-        payer=WALLET_A.lower(),
-        quote_id=quote.id,
-        discord_user_id=ALICE,
-        wallet=WALLET_A,
-        value_wei=quote.wei,
-        kind="transfer",
-        chain_id=8453,
-        block_number=101,
-        block_hash="0x" + secrets.token_hex(32),
-    )
-    credit = Credit(
-        id=secrets.token_hex(16),
-        discord_user_id=ALICE,
-        wallet=WALLET_A,
-        source=FROM_PAYMENT,
-        payment_id=payment.id,
-        status=AVAILABLE,
-        created_at=now,
-    )
-    assert await payments.claim(db, payment, credit, now=now.isoformat())
-    return credit
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 20) -> None:
@@ -343,7 +292,7 @@ async def test_a_paid_training_survives_a_stop_at(world: World, point: KillPoint
     await world.db.open()
     async with running_bot(world) as first:
         await link_wallet(world.db, ALICE, WALLET_A)
-        credit = await paid_credit(world.db)
+        credit = await paid_credit(world.db, ALICE, WALLET_A)
         gate = None if point.armed_after_progress else point.arm(world)
         shown = await preview(emulator)
         assert "Uses your training credit" in shown["embeds"][0]["description"]
