@@ -54,6 +54,8 @@ async def admin(path: Path, *args: str, **env: str) -> Run:
         cwd=path.parent,
         env={
             "PATH": os.environ.get("PATH", ""),
+            # a checkout other than the installed one (a worktree) runs its own code
+            **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"},
             "HOME": str(path.parent),
             "USER": "opsperson",
             "LOGNAME": "opsperson",

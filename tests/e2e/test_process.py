@@ -45,6 +45,8 @@ async def test_python_m_bot_runs_answers_and_stops_on_sigterm(
     port = free_port()
     env = {
         "PATH": os.environ.get("PATH", ""),
+        # a checkout other than the installed one (a worktree) runs its own code
+        **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"},
         "HOME": str(tmp_path),
         "DISCORD_TOKEN": FAKE_TOKEN,
         "DISCORD_API_BASE_URL": emulator.api_base_url,

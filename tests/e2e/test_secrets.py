@@ -38,6 +38,8 @@ def needles(rpc_url: str) -> list[str]:
 def base_env(tmp_path: Path, emulator: DiscordEmulator, port: int, rpc_url: str) -> dict[str, str]:
     return {
         "PATH": os.environ.get("PATH", ""),
+        # a checkout other than the installed one (a worktree) runs its own code
+        **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"},
         "HOME": str(tmp_path),
         "PYTHONPATH": str(ROOT),
         **SECRETS,

@@ -17,6 +17,8 @@ def bot_env(
     the database a file, the web server a free port; `settings` add the rest."""
     return {
         "PATH": os.environ.get("PATH", ""),
+        # a checkout other than the installed one (a worktree) runs its own code
+        **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"},
         "HOME": str(home),
         "DISCORD_TOKEN": FAKE_TOKEN,
         "DISCORD_API_BASE_URL": emulator.api_base_url,
