@@ -28,6 +28,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "embedded_only: run the `db` fixture on the embedded file backend only"
     )
+    config.addinivalue_line(
+        "markers", "browser: drives Debian's Chromium (scripts/test installs it); -m browser"
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -3,7 +3,6 @@ an injected EIP-1193 wallet whose signatures come from a throwaway key in Python
 
 from __future__ import annotations
 
-import shutil
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,19 +17,12 @@ from playwright.async_api import Browser, Page, async_playwright
 
 from tests.e2e.conftest import BotHarness
 from tests.fakes.discord import DiscordEmulator
+from tests.support.chromium import CHROMIUM_FLAGS, chromium_path
+
+pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 # An EIP-6963 wallet (and optionally window.ethereum) whose requests go to Python.
 WALLET_SCRIPT = """
@@ -59,10 +51,7 @@ def free_port() -> int:
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, (
-        "Debian's chromium is needed: scripts/test installs it (apt-get install chromium)"
-    )
+    chromium = chromium_path()
     async with async_playwright() as p:
         # Never let Playwright download a browser: use the system one.
         launched = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)

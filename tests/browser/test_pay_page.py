@@ -7,6 +7,7 @@ import socket
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from eth_account import Account
 from eth_utils.address import to_checksum_address
 from playwright.async_api import Browser
@@ -27,6 +28,8 @@ from tests.fakes.chain.fixtures import anvil_node, chain, rpc
 from tests.fakes.chain.payment_chain import MockFeed, PaymentContracts, payment_contracts
 from tests.fakes.discord import DiscordEmulator
 from tests.support.gallery_rows import link_wallet
+
+pytestmark = pytest.mark.browser
 
 __all__ = ["anvil_node", "browser", "chain", "payment_contracts", "rpc", "services"]
 
