@@ -22,6 +22,7 @@ from eth_utils.address import to_checksum_address
 from tests.e2e.conftest import BotHarness
 from tests.e2e.test_generate import fal, generating_bot, seeded, wait_thread_message
 from tests.e2e.test_train import preview, services, training_bot
+from tests.fakes import fal as fake_fal
 from tests.fakes.chain import DevChain
 from tests.fakes.chain.anvil import AnvilNode
 from tests.fakes.chain.fixtures import anvil_node, chain, rpc
@@ -175,8 +176,14 @@ async def test_gallery_and_lora_detail(
 
 
 async def test_generate_result_in_its_thread(
-    harness: BotHarness, emulator: DiscordEmulator, fal: FakeFal, camera: Camera
+    harness: BotHarness,
+    emulator: DiscordEmulator,
+    fal: FakeFal,
+    camera: Camera,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # fal's images as pictures with something on them (the fake's own are 2x2 pixels).
+    monkeypatch.setattr(fake_fal, "tiny_png", lambda seed=0: sample_png(2 * seed + 40))
     async with generating_bot(harness, fal) as bot:
         await link_wallet(bot.db, ALICE, WALLET_A)
         lora = await seeded(bot, trigger_word="moody light")

@@ -118,3 +118,20 @@ async def _local_only(route: Route) -> None:
         await route.continue_()
     else:
         await route.abort()
+
+
+async def screenshot(
+    message: Mapping[str, Any],
+    name: str,
+    *,
+    attachments: Attachments | None = None,
+    widths: Sequence[str] = ("desktop", "phone"),
+) -> dict[str, tuple[Path, str]]:
+    """One-off pictures of `message` with a browser of their own (a module that takes
+    several should share a `Camera`, as tests/e2e/test_screens.py does)."""
+    camera = Camera()
+    await asyncio.to_thread(camera.start)
+    try:
+        return await camera.screenshot(message, name, attachments=attachments, widths=widths)
+    finally:
+        await asyncio.to_thread(camera.close)

@@ -55,13 +55,18 @@ def render_html(
     body: list[str] = []
     if message.get("content"):
         body.append(f'<div class="content">{md(message["content"])}</div>')
-    for embed, extras in merge(list(message.get("embeds") or [])):
-        body.append(render_embed(embed, extras, md, media))
-    body.append(components.render(list(message.get("components") or [])))
+    # Discord's order: content, attachments, embeds, components. Embeds and components
+    # are drawn first (into `later`) so the attachments they show are known.
+    later = [
+        render_embed(embed, extras, md, media)
+        for embed, extras in merge(list(message.get("embeds") or []))
+    ]
+    later.append(components.render(list(message.get("components") or [])))
     # With IS_COMPONENTS_V2 only the files the components reference are shown; otherwise
     # the ones an embed does not already show.
     if not flags & IS_COMPONENTS_V2:
         body.append(loose_attachments(message, media))
+    body += later
     thread = message.get("thread")
     if thread:
         # No message count: the emulator does not keep one, and a wrong number misleads.
