@@ -1,5 +1,5 @@
 """One /generate, from the click to the images in a thread: every entry point (the
-slash command, the prompt modal, Retry) ends in `run_generation`.
+slash command, the prompt modal, Retry, Same seed) ends in `run_generation`.
 
 The bot acknowledges at once, then `ImageGenerator` reserves a quota slot, calls fal
 and fetches the images; this module only turns the outcome into messages.

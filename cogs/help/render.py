@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 import discord
 
@@ -27,8 +27,10 @@ class HelpFacts:
 
 
 def usd(price: Decimal) -> str:
-    """$4, $4.50: whole dollars without cents."""
-    return f"${price:.0f}" if price == price.to_integral_value() else f"${price:.2f}"
+    """$4, $4.50: whole dollars without cents; cents rounded up (never below the price)."""
+    if price == price.to_integral_value():
+        return f"${price:.0f}"
+    return f"${price.quantize(Decimal('0.01'), rounding=ROUND_CEILING)}"
 
 
 def steps(standing: Standing | None, facts: HelpFacts, ids: Mapping[str, int]) -> str:

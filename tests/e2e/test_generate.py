@@ -211,10 +211,15 @@ async def test_generate_again_prefills_the_prompt_and_open_lora(
             ),
             what="the second result in the thread",
         )
+        assert len(emulator.threads) == 1  # no new thread each time
+        assert "seed" not in fal.submissions[1].arguments  # a new draw: fal's own seed
         opened = await emulator.click(posted, buttons(posted)["Open LoRA"], user_id=BOB)
         detail = await opened.original()
         assert detail["flags"] & EPHEMERAL
         assert len(await bot.db.fetchall("SELECT id FROM generated_images")) == 8
+        # From the channel, a new /generate still opens a thread of its own.
+        await (await generate(emulator, lora["id"], "third prompt")).response()
+        await emulator.wait_until(lambda: len(emulator.threads) == 2, what="a second thread")
 
 
 @pytest.mark.parametrize(

@@ -1,14 +1,12 @@
 """What a /generate result offers, end to end (the real bot, the Discord emulator, the
-fake fal, the real database): Same seed, Generate again in its thread, Delete by the
-requester only, and the Link wallet fix on the wallet refusal."""
+fake fal, the real database): Same seed in its thread, Delete by the requester only,
+and the Link wallet fix on the wallet refusal. (Generate again in its thread:
+test_generate.py.)"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
-
-import pytest
 
 from bot.app import LoraBot
 from tests.e2e.conftest import BotHarness
@@ -17,6 +15,7 @@ from tests.e2e.test_generate import (
     BOB,
     EPHEMERAL,
     buttons,
+    fal,
     generate,
     generating_bot,
     seeded,
@@ -27,14 +26,7 @@ from tests.fakes.discord import DiscordEmulator
 from tests.fakes.fal import FakeFal
 from tests.support.gallery_rows import WALLET_A, WALLET_B, link_wallet
 
-
-@pytest.fixture
-async def fal() -> AsyncIterator[FakeFal]:
-    fake = await FakeFal().start()
-    try:
-        yield fake
-    finally:
-        await fake.stop()
+__all__ = ["fal"]  # the fixture, shared with test_generate
 
 
 async def rows_eventually(bot: LoraBot, sql: str, count: int) -> list[dict[str, Any]]:
@@ -88,34 +80,6 @@ async def test_same_seed_redraws_the_batch_with_fals_seed_in_the_same_thread(
             (str(thread_id), posted["id"]),
             (str(thread_id), second["id"]),
         }
-    emulator.assert_clean()
-
-
-async def test_generate_again_inside_the_thread_posts_there(
-    harness: BotHarness, emulator: DiscordEmulator, fal: FakeFal
-) -> None:
-    async with generating_bot(harness, fal) as bot:
-        await link_wallet(bot.db, ALICE, WALLET_A)
-        lora = await seeded(bot)
-        await (await generate(emulator, lora["id"], "first")).response()
-        posted = await wait_thread_message(emulator)
-        thread_id = int(posted["channel_id"])
-        modal = await (
-            await emulator.click(posted, buttons(posted)["Generate again"], user_id=ALICE)
-        ).modal()
-        submitted = await emulator.submit_modal(
-            modal["custom_id"], {"prompt": "second"}, user_id=ALICE, channel_id=thread_id
-        )
-        assert not (await submitted.response())["data"].get("flags", 0) & EPHEMERAL
-        await emulator.wait_until(
-            lambda: len(results_in(emulator, thread_id)) == 2, what="the second result"
-        )
-        assert len(emulator.threads) == 1
-        assert fal.submissions[1].arguments["prompt"].startswith("second ")
-        assert "seed" not in fal.submissions[1].arguments  # a new draw, fal's own seed
-        # From the channel, a new /generate still opens a thread of its own.
-        await (await generate(emulator, lora["id"], "third")).response()
-        await emulator.wait_until(lambda: len(emulator.threads) == 2, what="a second thread")
     emulator.assert_clean()
 
 
