@@ -113,3 +113,14 @@ async def test_command_mentions_carry_the_synced_ids(
     # Fetched from Discord once, then kept.
     fetches = [r for r in emulator.requests if r.method == "GET" and r.path.endswith("/commands")]
     assert len(fetches) == 1
+
+
+async def test_help_still_helps_when_the_database_is_down(
+    harness: BotHarness, emulator: DiscordEmulator
+) -> None:
+    async with harness.running() as bot:
+        await bot.db.close()  # every query now fails with DatabaseError
+        data = await help_of(emulator)
+    assert ticks(data) == "○○○"
+    assert "could not be read" in data["embeds"][0]["footer"]["text"]
+    assert custom_ids(data) == ["wallet:start"]
