@@ -39,6 +39,7 @@ from bot.services.operator import Operator
 from bot.services.payments.prices import PriceFeed, Quoter
 from bot.services.payments.verifier import PaymentVerifier
 from bot.services.quota import QuotaLedger
+from bot.services.standing import StandingDesk
 from bot.services.training.desk import TrainingDesk
 from bot.services.training.fal_signature import FalKeys, WebhookSignatures
 from bot.services.training.images import arena_image_fetcher
@@ -71,6 +72,7 @@ class Services:
     webhooks: TrainingWebhooks | None
     # The work a stopping bot lets reach a recorded step (submissions, generations).
     inflight: InFlight
+    standing: StandingDesk
 
     async def release_stale(self) -> None:
         """Credits held by a process that died before it recorded its training, and
@@ -216,6 +218,7 @@ async def build_services(settings: Settings, db: Database, http: aiohttp.ClientS
         recovery=recovery,
         webhooks=webhooks,
         inflight=inflight,
+        standing=StandingDesk(db, quota),
     )
 
 

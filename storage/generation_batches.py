@@ -123,22 +123,27 @@ class BatchRow:
     lora_id: str
     prompt: str
     status: str
+    seed: str | None  # fal's seed for the batch, as its stored images carry it
 
 
 async def get(db: Database, batch_id: str) -> BatchRow | None:
     row = await db.fetchone(
-        "SELECT id, discord_user_id, lora_training_id, prompt, status FROM generation_batches "
-        "WHERE id = ?",
+        "SELECT b.id, b.discord_user_id, b.lora_training_id, b.prompt, b.status, "
+        "(SELECT gi.seed FROM batch_images bi JOIN generated_images gi ON gi.id = bi.image_id "
+        " WHERE bi.batch_id = b.id LIMIT 1) AS seed "
+        "FROM generation_batches b WHERE b.id = ?",
         (batch_id,),
     )
     if row is None:
         return None
+    seed = row["seed"]
     return BatchRow(
         row["id"],
         int(row["discord_user_id"]),
         row["lora_training_id"],
         row["prompt"],
         row["status"],
+        None if seed is None else str(seed),
     )
 
 

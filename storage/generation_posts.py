@@ -73,3 +73,8 @@ async def posts_of(db: Database, batch_ids: Sequence[str]) -> dict[str, Generati
     if not batch_ids:
         return {}
     return await db.run(in_db_posts_of, list(batch_ids))
+
+
+async def remove(db: Database, batch_id: str) -> bool:
+    """The post was deleted from Discord; whether there was a row."""
+    return await db.execute("DELETE FROM generation_posts WHERE batch_id = ?", (batch_id,)) == 1

@@ -130,12 +130,19 @@ class FalStorage:
         return FalStorageUnavailable(f"HTTP {status}")
 
 
-def generation_arguments(lora_url: str, prompt: str, trigger_word: str) -> dict[str, Any]:
-    return {
+def generation_arguments(
+    lora_url: str, prompt: str, trigger_word: str, seed: int | None = None
+) -> dict[str, Any]:
+    """`seed`: fal-ai/flux-lora's one seed for the whole batch (it answers the seed it
+    used); the same seed with the same prompt and settings gives the same four images."""
+    arguments: dict[str, Any] = {
         "prompt": f"{prompt} in the style of {trigger_word}",
         "loras": [{"path": lora_url, "scale": LORA_SCALE}],
         **GENERATION_SETTINGS,
     }
+    if seed is not None:
+        arguments["seed"] = seed
+    return arguments
 
 
 def parse_generation(request_id: str, body: Any) -> GenerationOutput:
@@ -189,8 +196,9 @@ class FalGateway:
         prompt: str,
         trigger_word: str,
         on_queue: QueueCallback | None = None,
+        seed: int | None = None,
     ) -> GenerationOutput:
-        arguments = generation_arguments(lora_url, prompt, trigger_word)
+        arguments = generation_arguments(lora_url, prompt, trigger_word, seed)
         handle = None
         try:
             async with asyncio.timeout(self.timeout):

@@ -16,7 +16,7 @@ from bot.errors import NotConfigured, UserFacingError
 from bot.services.inflight import InFlight
 from bot.services.quota import QuotaExceeded, QuotaLedger, QuotaStatus, Reservation
 from bot.services.text import drop_invisible
-from storage import generation_batches, loras, wallets
+from storage import generation_batches, generation_posts, loras, wallets
 from storage.db import Database
 from storage.generation_batches import NewImage
 from storage.ids import web_app_id
@@ -83,6 +83,9 @@ class Prepared:
     lora: Lora
     prompt: str
     weights_url: str
+    # fal's `seed` input, as stored (text): the same seed, prompt and settings give the
+    # same batch. None: fal picks one.
+    seed: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +115,7 @@ class BatchRecord:
     discord_user_id: int
     lora_id: str
     prompt: str
+    seed: str | None  # what fal used, as its images store it; None if none was stored
 
 
 class ImageGenerator:
@@ -131,12 +135,20 @@ class ImageGenerator:
         self.inflight = inflight or InFlight()
 
     async def prepare(
-        self, user_id: int, lora_ref: str, raw_prompt: str, *, exact: bool = False
+        self,
+        user_id: int,
+        lora_ref: str,
+        raw_prompt: str,
+        *,
+        exact: bool = False,
+        seed: str | None = None,
     ) -> Prepared:
         """All checks but the reservation, in order; raises the first that fails.
         `exact`: `lora_ref` is a row id from a button, matched exactly (never a near
-        match or a trigger word)."""
+        match or a trigger word). `seed`: a stored seed to use again."""
         prompt = check_prompt(raw_prompt)
+        if seed is not None and not seed.isdigit():
+            raise PromptInvalid("That batch's seed can't be used again. Use Generate again.")
         link = await wallets.get_link(self.db, user_id)
         if link is None:
             raise WalletRequired()
@@ -155,7 +167,7 @@ class ImageGenerator:
         status = await self.quota.status(link.wallet_address)
         if not status.exempt and status.remaining == 0:
             raise QuotaExceeded(status)
-        return Prepared(user_id, link.wallet_address, lora, prompt, lora.lora_weights_url)
+        return Prepared(user_id, link.wallet_address, lora, prompt, lora.lora_weights_url, seed)
 
     async def run(
         self,
@@ -189,6 +201,7 @@ class ImageGenerator:
                 prompt=prepared.prompt,
                 trigger_word=prepared.lora.trigger_word,
                 on_queue=on_queue,
+                seed=None if prepared.seed is None else int(prepared.seed),
             )
         except Exception as exc:
             await self._release(reservation)
@@ -239,8 +252,26 @@ class ImageGenerator:
             )
 
     async def batch(self, batch_id: str) -> BatchRecord | None:
-        """What a Retry / Generate again button refers to."""
+        """What a Retry / Generate again / Same seed / Delete button refers to."""
         row = await generation_batches.get(self.db, batch_id)
         if row is None:
             return None
-        return BatchRecord(row.batch_id, row.discord_user_id, row.lora_id, row.prompt)
+        return BatchRecord(row.batch_id, row.discord_user_id, row.lora_id, row.prompt, row.seed)
+
+    async def record_post(
+        self, batch_id: str, *, guild_id: int | None, channel_id: int, message_id: int
+    ) -> None:
+        """Where a batch's images were posted (the thread, when they went into one), so
+        the LoRA's page can link to Discord's own copy."""
+        await generation_posts.record(
+            self.db,
+            batch_id,
+            guild_id=None if guild_id is None else str(guild_id),
+            channel_id=str(channel_id),
+            message_id=str(message_id),
+        )
+
+    async def forget_post(self, batch_id: str) -> None:
+        """The post was deleted: no link may point at it. The batch and its images stay
+        (the web app lists them and the quota counts them)."""
+        await generation_posts.remove(self.db, batch_id)

@@ -33,6 +33,8 @@ class QuotaStatus:
     used: int
     exempt: bool
     next_free_at: datetime | None
+    # When one used slot comes back (the oldest use leaves the window); None if none used.
+    next_return_at: datetime | None = None
 
     @property
     def remaining(self) -> int:
@@ -91,17 +93,27 @@ class QuotaLedger:
         now = self.clock()
         return now, iso(now - self.window), iso(now - self.reservation_timeout)
 
-    async def status(self, wallet: str) -> QuotaStatus:
+    def window_bounds(self) -> tuple[str, str]:
+        """(window start, fresh-after) as stored times: what `storage` reads `Used` with."""
         _, window_start, fresh_after = self._bounds()
+        return window_start, fresh_after
+
+    async def status(self, wallet: str) -> QuotaStatus:
+        window_start, fresh_after = self.window_bounds()
         seen = await generation_batches.used(
             self.db, wallet, window_start=window_start, fresh_after=fresh_after, limit=self.limit
         )
-        used = min(self.limit, _slots(len(seen.batches), len(seen.web_images)))
-        next_free = self._next_free(seen) if used >= self.limit else None
-        return QuotaStatus(self.limit, used, self.is_exempt(wallet), next_free)
+        return self.status_of(wallet, seen)
 
-    def _next_free(self, seen: Used) -> datetime | None:
-        """When the use first drops below the limit: things leave the window oldest first,
+    def status_of(self, wallet: str, seen: Used) -> QuotaStatus:
+        """The status from what was read (by `status`, or with other things in one trip)."""
+        used = min(self.limit, _slots(len(seen.batches), len(seen.web_images)))
+        next_return = self._next_free(seen, below=used) if used else None
+        next_free = next_return if used >= self.limit else None
+        return QuotaStatus(self.limit, used, self.is_exempt(wallet), next_free, next_return)
+
+    def _next_free(self, seen: Used, *, below: int) -> datetime | None:
+        """When the use first drops below `below` (the limit: a slot frees): things leave the window oldest first,
         a bot batch or a web-app image `window` after it was made. `seen` holds only the
         newest `limit` batches and 4 x `limit` images, which is exact: while more than
         that count, the wallet is full either way."""
@@ -119,7 +131,7 @@ class QuotaLedger:
                 batches -= 1
             else:
                 images -= 1
-            if _slots(batches, images) < self.limit:
+            if _slots(batches, images) < below:
                 return moment
         return None
 

@@ -94,19 +94,24 @@ async def report(
     error: BaseException,
     *,
     retry: discord.ui.Item[Any] | None = None,
+    fix: discord.ui.Item[Any] | None = None,
     prefix: str = "",
 ) -> str:
     """Log `error` and tell the user privately. Returns the ref used.
 
     `retry`: a button that repeats what failed (a `DynamicItem`, so it works whenever
     it is pressed), shown when the error is one that trying again can fix. `prefix`
-    says what failed ("Couldn't generate: ")."""
+    says what failed ("Couldn't generate: "). `fix`: a button that fixes the refusal
+    (Link wallet), always shown."""
     ref = new_ref()
     view: discord.ui.View | None = None
-    if retry is not None and can_retry(error):
+    offers_retry = retry is not None and can_retry(error)
+    if offers_retry or fix is not None:
         view = discord.ui.View(timeout=None)
-        view.add_item(retry)
-    message, unexpected = describe(error, ref, retry=view is not None)
+        for item in (fix, retry if offers_retry else None):
+            if item is not None:
+                view.add_item(item)
+    message, unexpected = describe(error, ref, retry=offers_retry)
     message = prefix + message
     context = {
         "ref": ref,

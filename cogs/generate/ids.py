@@ -4,6 +4,8 @@ gen:open:<lora key>     Generate (from /lora and finished trainings): asks for a
 gen:again:<batch key>   Generate again: the same LoRA, the prompt prefilled
 gen:retry:<batch key>   Retry after a failure: runs the same request again
 gen:lora:<lora key>     Open LoRA: its detail page, privately
+gen:seed:<batch key>    Same seed: the batch's prompt and seed again (for whoever presses it)
+gen:del:<batch key>     Delete: the requester removes their result post
 gen:prompt:<lora key>   the prompt modal (`#` + a digest when the id needs a handle)
 
 A key carries an id of any shape exactly (`cogs.common.id_keys`: 32 hex digits of
@@ -23,9 +25,9 @@ from cogs.common.custom_ids import claim
 from cogs.common.id_keys import NO_HANDLES, InvalidKey, inline_key, key_for, resolve_key
 
 PREFIX = claim("gen:", "generate")
-Kind = Literal["open", "again", "retry", "lora"]
-KINDS: tuple[Kind, ...] = ("open", "again", "retry", "lora")
-TEMPLATE = r"gen:(?P<kind>open|again|retry|lora):(?P<key>.{0,90})"
+Kind = Literal["open", "again", "retry", "lora", "seed", "del"]
+KINDS: tuple[Kind, ...] = ("open", "again", "retry", "lora", "seed", "del")
+TEMPLATE = r"gen:(?P<kind>open|again|retry|lora|seed|del):(?P<key>.{0,90})"
 _LEGACY = re.compile(r"[0-9a-f]{32}")  # an id as buttons carried it before keys
 
 

@@ -17,6 +17,16 @@ def thread_name(prepared: Prepared) -> str:
     return plain(f"{prepared.lora.trigger_word} · {prepared.prompt}", THREAD_NAME_MAX) or "images"
 
 
+def requester_line(user_id: int) -> str:
+    """Names who asked; sent with no allowed mentions, so it never pings."""
+    return f"Asked by <@{user_id}>"
+
+
+def image_numbers(result: GenerationResult) -> list[str]:
+    """The numbers of the images that are attached (as in their file names), in order."""
+    return [str(n) for n, image in enumerate(result.images, start=1) if image.data is not None]
+
+
 def progress_embed(prepared: Prepared, state: str) -> discord.Embed:
     embed = discord.Embed(
         title=f"Generating with {safe(prepared.lora.trigger_word, 200, single_line=True)}",

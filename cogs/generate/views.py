@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.errors import UserFacingError
-from bot.services.gallery import Gallery, PageRef
-from bot.services.generation import PROMPT_MAX, GenerationResult
-from cogs.common.id_keys import NO_HANDLES, handles_for, is_handle_key, read_handles
+from bot.services.gallery import PageRef
+from bot.services.generation import PROMPT_MAX
+from cogs.common.id_keys import NO_HANDLES, is_handle_key, read_handles
 from cogs.common.interactions import BotItem, BotModal
 from cogs.common.respond import Target, deliver
 from cogs.gallery.views import render_detail
-from cogs.generate import flow, ids
+from cogs.generate import actions, flow, ids
 
 if TYPE_CHECKING:
     from bot.app import LoraBot
@@ -51,6 +51,8 @@ class GenerateButton(
         "again": ("Generate again", discord.ButtonStyle.primary),
         "retry": ("Retry", discord.ButtonStyle.primary),
         "lora": ("Open LoRA", discord.ButtonStyle.secondary),
+        "seed": ("Same seed", discord.ButtonStyle.secondary),
+        "del": ("Delete", discord.ButtonStyle.danger),
     }
 
     def __init__(self, kind: ids.Kind, key: str) -> None:
@@ -83,6 +85,12 @@ class GenerateButton(
         if self.kind == "again":
             await interaction.response.send_modal(PromptModal(batch.lora_id, batch.prompt))
             return
+        if self.kind == "seed":
+            await actions.same_seed(interaction, batch)
+            return
+        if self.kind == "del":
+            await actions.delete_post(interaction, batch)
+            return
         if batch.discord_user_id != interaction.user.id:
             raise UserFacingError("This Retry belongs to someone else's generation.")
         await flow.run_generation(interaction, batch.lora_id, batch.prompt, exact=True)
@@ -95,19 +103,6 @@ def button_for(
     too long to carry, without its handle in `handles`)."""
     key = ids.key_of(row_id, handles)
     return GenerateButton(kind, key) if key is not None else None
-
-
-async def result_view(gallery: Gallery, result: GenerationResult) -> discord.ui.View:
-    lora_id = result.prepared.lora.id
-    handles = await handles_for(gallery, (result.batch_id, lora_id))
-    view = discord.ui.View(timeout=None)
-    for item in (
-        button_for("again", result.batch_id, handles),
-        button_for("lora", lora_id, handles),
-    ):
-        if item is not None:
-            view.add_item(item)
-    return view
 
 
 DYNAMIC_ITEMS = (GenerateButton,)

@@ -9,11 +9,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.errors import Moment
 from bot.services.wallet.links import LinkResult
-from cogs.common.text import discord_moment, short_address
-from cogs.wallet.render import instructions_embed, link_page_url, linked_embed
-from cogs.wallet.views import DYNAMIC_ITEMS, LinkView, UnlinkButton
+from cogs.common.text import short_address
+from cogs.wallet.render import credits_line, linked_embed, status_embed
+from cogs.wallet.views import (
+    DYNAMIC_ITEMS,
+    LinkWalletButton,
+    UnlinkButton,
+    send_link_instructions,
+)
 
 if TYPE_CHECKING:
     from bot.app import LoraBot
@@ -39,40 +43,23 @@ class Wallet(
     async def link(
         self, interaction: discord.Interaction[LoraBot], address: str | None = None
     ) -> None:
-        challenge = await self.linker.start(interaction.user.id, interaction.user.name)
-        text = None
-        if address:
-            text = await self.linker.message_for(
-                challenge.token, address, user_id=interaction.user.id
-            )
-        page = link_page_url(self.bot.settings.public_base_url, challenge.token)
-        callback = await interaction.response.send_message(
-            embed=instructions_embed(text, page is not None),
-            view=LinkView(challenge.token, page),
-            ephemeral=True,
-        )
-        if callback.message_id is not None and self.bot.application_id is not None:
-            # Lets the signing page update this private message after success.
-            await self.linker.attach_interaction(
-                challenge.token, self.bot.application_id, interaction.token, callback.message_id
-            )
+        await send_link_instructions(interaction, address)
 
     @app_commands.command(name="status", description="Your linked wallet and what it can do")
     async def status(self, interaction: discord.Interaction[LoraBot]) -> None:
-        link = await self.linker.link_of(interaction.user.id)
-        if link is None:
+        # One round trip: the link, the credits and the quota's use together.
+        standing = await self.bot.services.standing.of(interaction.user.id)
+        if standing.link is None:
+            view = discord.ui.View(timeout=None)
+            view.add_item(LinkWalletButton())
             await interaction.response.send_message(
-                "No wallet linked yet. Use /wallet link to prove one is yours.", ephemeral=True
+                "No wallet linked yet. Press **Link wallet** (or run /wallet link) to prove "
+                "one is yours." + credits_line(standing.unused_credits),
+                view=view,
+                ephemeral=True,
             )
             return
-        embed = linked_embed(link.wallet_address, link.proof)
-        embed.title = f"Your wallet: {short_address(link.wallet_address)}"
-        if link.linked_at:
-            linked_at = discord.utils.parse_time(link.linked_at)
-            embed.add_field(name="Linked", value=discord_moment(Moment(linked_at, "relative")))
-        quota = await self.bot.services.quota.status(link.wallet_address)
-        embed.add_field(name="Generations", value=quota.describe())
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        await interaction.response.send_message(embed=status_embed(standing), ephemeral=True)
 
     @app_commands.command(name="unlink", description="Remove your linked wallet")
     async def unlink(self, interaction: discord.Interaction[LoraBot]) -> None:

@@ -4,6 +4,7 @@ wallet:paste:<token>              Paste signature (opens the address, then the s
 wallet:address:<token>            the address modal
 wallet:signature:<token>          the signature modal
 wallet:unlink:<user id>:yes|no    the unlink confirmation (its user only)
+wallet:start                      Link wallet (on refusals and /help): what /wallet link does
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ PREFIX = claim(
 TOKEN_PATTERN = r"[A-Za-z0-9_-]{20,64}"  # noqa: S105
 PASTE_TEMPLATE = rf"wallet:paste:(?P<token>{TOKEN_PATTERN})"
 UNLINK_TEMPLATE = r"wallet:unlink:(?P<user>[0-9]{1,25}):(?P<choice>yes|no)"
+START_ID = f"{PREFIX}start"
+START_TEMPLATE = START_ID
 
 
 def paste_id(token: str) -> str:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import discord
 
-from cogs.common.text import basescan_address_url, code_block, short_address
+from bot.errors import Moment
+from cogs.common.text import basescan_address_url, code_block, discord_moment, short_address
+
+if TYPE_CHECKING:
+    from bot.services.standing import Standing
 
 
 def linked_embed(address: str, proof: str) -> discord.Embed:
@@ -52,3 +58,35 @@ def link_page_url(public_base_url: object, token: str) -> str | None:
     if not public_base_url:
         return None
     return f"{str(public_base_url).rstrip('/')}/link/{token}"
+
+
+def credits_line(unused: int) -> str:
+    if unused <= 0:
+        return ""
+    return f"\nYou have {unused} unused training credit{'s' if unused != 1 else ''}."
+
+
+def status_embed(standing: Standing) -> discord.Embed:
+    """/wallet status: the wallet, its generations (web app use included), when the next
+    one frees, and the user's unused training credits."""
+    assert standing.link is not None
+    link = standing.link
+    embed = linked_embed(link.wallet_address, link.proof)
+    embed.title = f"Your wallet: {short_address(link.wallet_address)}"
+    if link.linked_at:
+        linked_at = discord.utils.parse_time(link.linked_at)
+        embed.add_field(name="Linked", value=discord_moment(Moment(linked_at, "relative")))
+    quota = standing.quota
+    if quota is not None:
+        embed.add_field(name="Generations", value=quota.describe())
+        if not quota.exempt and quota.next_return_at is not None:
+            label = "Next one frees" if quota.remaining == 0 else "Another frees"
+            embed.add_field(
+                name=label, value=discord_moment(Moment(quota.next_return_at, "relative"))
+            )
+    credits = standing.unused_credits
+    embed.add_field(
+        name="Training credits",
+        value=f"{credits} unused" if credits else "none (/train offers to pay for one)",
+    )
+    return embed

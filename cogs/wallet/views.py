@@ -16,6 +16,51 @@ if TYPE_CHECKING:
     from bot.app import LoraBot
 
 
+async def send_link_instructions(
+    interaction: discord.Interaction[LoraBot], address: str | None = None
+) -> None:
+    """What /wallet link answers (and the Link wallet button): a fresh one-time link,
+    privately; the signing page edits this message once the wallet is proven."""
+    bot = interaction.client
+    linker = bot.services.wallet_links
+    challenge = await linker.start(interaction.user.id, interaction.user.name)
+    text = None
+    if address:
+        text = await linker.message_for(challenge.token, address, user_id=interaction.user.id)
+    page = link_page_url(bot.settings.public_base_url, challenge.token)
+    callback = await interaction.response.send_message(
+        embed=instructions_embed(text, page is not None),
+        view=LinkView(challenge.token, page),
+        ephemeral=True,
+    )
+    if callback.message_id is not None and bot.application_id is not None:
+        # Lets the signing page update this private message after success.
+        await linker.attach_interaction(
+            challenge.token, bot.application_id, interaction.token, callback.message_id
+        )
+
+
+class LinkWalletButton(
+    BotItem, discord.ui.DynamicItem[discord.ui.Button[Any]], template=ids.START_TEMPLATE
+):
+    """The fix on "link a wallet first" refusals and on /help: anyone who presses it
+    gets their own private link, as with /wallet link. No state."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Link wallet", style=discord.ButtonStyle.primary, custom_id=ids.START_ID
+            )
+        )
+
+    @classmethod
+    def from_match(cls, match: re.Match[str]) -> LinkWalletButton:
+        return cls()
+
+    async def run(self, interaction: discord.Interaction[LoraBot]) -> None:
+        await send_link_instructions(interaction)
+
+
 class LinkView(discord.ui.View):
     def __init__(self, token: str, page_url: str | None) -> None:
         super().__init__(timeout=None)
@@ -129,4 +174,4 @@ class UnlinkButton(
         await interaction.response.edit_message(content=text, embed=None, view=None)
 
 
-DYNAMIC_ITEMS = (PasteSignatureButton, UnlinkButton)
+DYNAMIC_ITEMS = (PasteSignatureButton, UnlinkButton, LinkWalletButton)

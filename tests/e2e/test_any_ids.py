@@ -212,7 +212,12 @@ async def test_generate_and_open_lora_reach_exactly_that_row(
         assert fal.submissions[0].arguments["prompt"] == "a cat in the style of w1"
         rows = await bot.db.fetchall("SELECT DISTINCT lora_training_id FROM generated_images")
         assert [r["lora_training_id"] for r in rows] == [ids[1]]
-        assert {b.get("label") for b in buttons(posted)} == {"Generate again", "Open LoRA"}
+        assert {b.get("label") for b in buttons(posted)} == {
+            "Same seed",
+            "Generate again",
+            "Open LoRA",
+            "Delete",
+        }
         assert_fits(posted)
         lora_ix = await emulator.click(
             posted, button(posted, "Open LoRA")["custom_id"], user_id=BOB

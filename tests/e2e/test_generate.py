@@ -96,6 +96,20 @@ async def wait_thread_message(emulator: DiscordEmulator) -> dict[str, Any]:
     return emulator.channel_messages(int(thread["id"]))[-1]
 
 
+async def with_full_size_links(emulator: DiscordEmulator, posted: dict[str, Any]) -> dict[str, Any]:
+    """The result post once its full-size links (Discord's own copies) were added."""
+    await emulator.wait_until(
+        lambda: any(
+            "url" in c
+            for row in emulator.message(int(posted["id"])).get("components", [])
+            for c in row["components"]
+        ),
+        what="the full-size links",
+    )
+    message: dict[str, Any] = emulator.message(int(posted["id"]))
+    return message
+
+
 def buttons(message: dict[str, Any]) -> dict[str, str]:
     return {
         c["label"]: c.get("custom_id", c.get("url", ""))
@@ -126,7 +140,30 @@ async def test_happy_path_thread_four_attachments_four_rows(
         assert fields["Quota"] == "7 of 8 left today"
         assert fields["Seed"] == "`18446744073709551557`"
         assert fields["Size"] == "1024×1024"
-        assert set(buttons(posted)) == {"Generate again", "Open LoRA"}
+        # Who asked is named, and never pinged (no allowed mentions on any request).
+        assert posted["content"] == f"Asked by <@{ALICE}>"
+        assert all(p["allowed_mentions"] == {"parse": []} for p in emulator.sent_payloads(posted))
+        posted = await with_full_size_links(emulator, posted)
+        assert buttons(posted) == {
+            **{f"{n} · full size": a["url"] for n, a in enumerate(posted["attachments"], 1)},
+            "Same seed": buttons(posted)["Same seed"],
+            "Generate again": buttons(posted)["Generate again"],
+            "Open LoRA": buttons(posted)["Open LoRA"],
+            "Delete": buttons(posted)["Delete"],
+        }
+        assert [c["label"] for c in posted["components"][1]["components"]] == [
+            "Same seed",
+            "Generate again",
+            "Open LoRA",
+            "Delete",
+        ]
+        # Where the batch went, for the LoRA page's jump link: the thread and this post.
+        (post,) = await bot.db.fetchall("SELECT * FROM generation_posts")
+        assert (post["guild_id"], post["channel_id"], post["message_id"]) == (
+            "1",
+            thread["id"],
+            posted["id"],
+        )
         rows = await bot.db.fetchall(
             "SELECT * FROM generated_images WHERE lora_training_id = ?", (lora["id"],)
         )
@@ -174,10 +211,15 @@ async def test_generate_again_prefills_the_prompt_and_open_lora(
             ),
             what="the second result in the thread",
         )
+        assert len(emulator.threads) == 1  # no new thread each time
+        assert "seed" not in fal.submissions[1].arguments  # a new draw: fal's own seed
         opened = await emulator.click(posted, buttons(posted)["Open LoRA"], user_id=BOB)
         detail = await opened.original()
         assert detail["flags"] & EPHEMERAL
         assert len(await bot.db.fetchall("SELECT id FROM generated_images")) == 8
+        # From the channel, a new /generate still opens a thread of its own.
+        await (await generate(emulator, lora["id"], "third prompt")).response()
+        await emulator.wait_until(lambda: len(emulator.threads) == 2, what="a second thread")
 
 
 @pytest.mark.parametrize(

@@ -148,7 +148,8 @@ class FakeFal:
         ]
         body = {
             "images": images,
-            "seed": mode.seed,
+            # fal-ai/flux-lora answers the seed it used: the one asked for, if any.
+            "seed": entry.arguments.get("seed", mode.seed),
             "has_nsfw_concepts": mode.nsfw if mode.nsfw is not None else [False] * mode.images,
             "timings": {"inference": 0.01},
             "prompt": entry.arguments.get("prompt"),

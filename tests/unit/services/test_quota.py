@@ -259,3 +259,21 @@ async def test_next_free_with_bot_batches_and_web_images_mixed(
     clock.now += timedelta(hours=21, minutes=30)
     status = await ledger.status(WALLET)
     assert (status.used, status.next_free_at) == (8, start + timedelta(hours=24))
+
+
+async def test_next_return_says_when_a_used_slot_comes_back_before_the_wallet_is_full(
+    ledger: QuotaLedger, db: Database, clock: Clock
+) -> None:
+    assert (await ledger.status(WALLET)).next_return_at is None  # nothing used
+    start = clock.now
+    await web_images(db, [start - timedelta(hours=3)] * 3)  # 3 web images: no batch yet
+    await use(ledger, 2)
+    clock.now += timedelta(hours=1)
+    await web_images(db, [clock.now])  # the 4th web image: one web batch
+    status = await ledger.status(WALLET)
+    assert (status.used, status.next_free_at) == (3, None)
+    # The oldest web images leave first, and with them the web batch.
+    assert status.next_return_at == start + timedelta(hours=21)
+    await use(ledger, 5)
+    full = await ledger.status(WALLET)
+    assert full.used == 8 and full.next_free_at == full.next_return_at == status.next_return_at
