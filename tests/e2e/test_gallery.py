@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from storage.db import Connection, DatabaseError
+from storage.db import Connection, Database, DatabaseError
 from tests.e2e.conftest import BotHarness
 from tests.fakes.discord import DiscordEmulator
 from tests.fakes.discord.driver import dispatch_interaction
@@ -36,8 +36,24 @@ CHANNEL = 7
 UPDATE_MESSAGE, CHANNEL_MESSAGE, DEFERRED_UPDATE = 7, 4, 6
 
 
+IS_COMPONENTS_V2 = 1 << 15
+GALLERY_ITEMS, TEXT_DISPLAY, THUMBNAIL = 12, 10, 11
+
+
+def walk(components: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Every component of a message, depth first, section accessories included."""
+    found: list[dict[str, Any]] = []
+    for component in components or []:
+        found.append(component)
+        found += walk(component.get("components"))
+        if isinstance(component.get("accessory"), dict):
+            found += walk([component["accessory"]])
+    return found
+
+
 def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
-    return [c for row in message.get("components", []) for c in row["components"]]
+    """Buttons and menus, in reading order."""
+    return [c for c in walk(message.get("components")) if c["type"] in (2, 3)]
 
 
 def button(message: dict[str, Any], label: str) -> dict[str, Any]:
@@ -46,14 +62,46 @@ def button(message: dict[str, Any], label: str) -> dict[str, Any]:
     return found[0]
 
 
+def texts(message: dict[str, Any]) -> str:
+    """All the text a Components V2 message shows, one text display a line."""
+    assert message["flags"] & IS_COMPONENTS_V2 and not message["content"]
+    assert not message["embeds"]
+    return "\n".join(c["content"] for c in walk(message["components"]) if c["type"] == TEXT_DISPLAY)
+
+
 def titles(message: dict[str, Any]) -> list[str]:
-    return [e["title"] for e in message["embeds"] if e.get("title")]
+    """The LoRAs' names: a card's bold first line, a detail page's heading."""
+    names = []
+    for component in walk(message["components"]):
+        if component["type"] != TEXT_DISPLAY:
+            continue
+        first = component["content"].split("\n", 1)[0]
+        if match := re.fullmatch(r"\*\*(.+)\*\*|## (.+)", first):
+            names.append(match[1] or match[2])
+    return names
+
+
+def media(message: dict[str, Any]) -> list[str]:
+    """Every image URL shown, in order (thumbnails and galleries)."""
+    urls = []
+    for component in walk(message["components"]):
+        if component["type"] == THUMBNAIL:
+            urls.append(component["media"]["url"])
+        elif component["type"] == GALLERY_ITEMS:
+            urls += [item["media"]["url"] for item in component["items"]]
+    return urls
 
 
 def page_of(message: dict[str, Any]) -> str:
-    match = re.search(r"page ([\d,]+) of ([\d,]+)", message["content"])
-    assert match, message["content"]
-    return f"{match[1]}/{match[2]}"
+    """ "x/y" from the page controls' "Page x of y" (a single page has no controls)."""
+    labels = [b.get("label") or "" for b in buttons(message)]
+    pattern = r"(?:Images page|Page) ([\d,]+) of ([\d,]+)"
+    found = [m for label in labels if (m := re.fullmatch(pattern, label))]
+    if not found:
+        assert not {label.split(" ")[-1] for label in labels} & {"First", "Previous", "›", "»"}
+        return "1/1"
+    assert len(found) == 1, labels
+    return f"{found[0][1]}/{found[0][2]}"
 
 
 async def click(
@@ -76,18 +124,44 @@ async def open_gallery(
     return await ix.original()
 
 
+async def ask_gallery(
+    emulator: DiscordEmulator, user_id: int = ALICE, **options: Any
+) -> dict[str, Any]:
+    """/loras when the answer is private (nothing to show)."""
+    ix = await emulator.run_command("loras", user_id=user_id, channel_id=CHANNEL, options=options)
+    response = await ix.response()
+    assert response["type"] == CHANNEL_MESSAGE and response["data"]["flags"] & EPHEMERAL
+    return await ix.original()
+
+
+def public_messages(emulator: DiscordEmulator) -> list[dict[str, Any]]:
+    return [m for m in emulator.channel_messages(CHANNEL) if not m["flags"] & EPHEMERAL]
+
+
+def card_text(message: dict[str, Any], name: str) -> str:
+    """The text display of the card (or detail heading) for the LoRA called `name`."""
+    found = [
+        c["content"]
+        for c in walk(message["components"])
+        if c["type"] == TEXT_DISPLAY
+        and c["content"].split("\n", 1)[0] in (f"**{name}**", f"## {name}")
+    ]
+    assert len(found) == 1, texts(message)
+    return found[0]
+
+
 def sleep_in_worker(_: Connection, seconds: float) -> None:
     time.sleep(seconds)
 
 
-async def test_empty_gallery_says_how_to_train(
+async def test_empty_gallery_says_how_to_train_privately(
     harness: BotHarness, emulator: DiscordEmulator
 ) -> None:
     async with harness.running():
-        message = await open_gallery(emulator)
-    assert titles(message) == ["No LoRAs trained yet"]
-    assert "`/train`" in message["embeds"][0]["description"]
-    assert message["components"] == []
+        message = await ask_gallery(emulator)
+    assert texts(message).startswith("**No LoRAs trained yet.** Be the first: run `/train`")
+    assert buttons(message) == []
+    assert public_messages(emulator) == []  # nothing posted to the channel, no copy
 
 
 async def test_one_lora_one_page_everything_shown(
@@ -97,45 +171,65 @@ async def test_one_lora_one_page_everything_shown(
     async with harness.running() as bot:
         await insert_loras(bot.db, [row])
         message = await open_gallery(emulator)
-    assert message["content"] == "**LoRA gallery** · page 1 of 1 · 1 LoRA"
-    embeds = message["embeds"]
-    assert len(embeds) == 4  # one card and three more thumbnails: one 4-image grid
-    assert {e["url"] for e in embeds} == {row["lora_weights_url"]}
-    assert all(e["image"]["url"].startswith("https://images.are.na/") for e in embeds)
-    card = embeds[0]
-    assert card["title"] == "sks style"
-    assert "**Steps** 1,000 · **Images** 12 (4 shown, +8)" in card["description"]
-    assert f"```\n{row['lora_weights_url']}\n```" in card["description"]
-    assert "[0x1234…5678](https://basescan.org/address/" + WALLET_A + ")" in card["description"]
-    assert re.search(r"<t:\d+:R> · <t:\d+:f>", card["description"])
-    assert card["footer"]["text"] == f"ID {row['id']}"
-    # No navigation for a single page; a menu to open it and a download link.
-    assert [b.get("label") for b in buttons(message)] == [None, f"Download {row['trigger_word']}"]
-    download = buttons(message)[1]
-    assert download["style"] == 5 and download["url"] == row["lora_weights_url"]
-    menu = buttons(message)[0]
-    assert [o["value"] for o in menu["options"]] == [row["id"]]
+        # Once something was made with it, its newest image is the thumbnail.
+        made = [image_row(row["id"], minutes=m, prompt=f"p{m}") for m in (1, 3, 2)]
+        await insert_images(bot.db, made)
+        again = await open_gallery(emulator)
+    assert texts(message).split("\n")[0] == "**LoRA gallery** · 1 LoRA"
+    assert titles(message) == ["sks style"]
+    facts = card_text(message, "sks style").split("\n")[1]
+    assert re.fullmatch(
+        r"1,000 steps · 12 images · <t:\d+:R> · by "
+        + re.escape(f"[0x1234…5678](https://basescan.org/address/{WALLET_A})"),
+        facts,
+    ), facts
+    # The thumbnail: the first training image's small variant, never the original.
+    [thumb] = media(message)
+    assert thumb.startswith("https://images.are.na/")
+    assert media(again) == [made[1]["image_url"]]  # the newest generated image
+    # Open and Generate on the card; no download, no raw URL, no id, single page.
+    assert [b.get("label") for b in buttons(message)] == ["Open", "Generate"]
+    assert button(message, "Open")["custom_id"].startswith("ld:o:1:")
+    assert button(message, "Generate")["custom_id"] == f"gen:open:{row['id']}"
+    assert button(message, "Generate")["style"] == 1 and not button(message, "Generate").get(
+        "disabled"
+    )
+    payload = json.dumps(message["components"])
+    assert ".safetensors" not in payload and "```" not in payload
+    assert not re.search(r"\b[0-9a-fA-F]{32}\b", texts(message))
+    assert page_of(message) == "1/1"
 
 
 async def test_exactly_one_full_page_has_no_navigation(
     harness: BotHarness, emulator: DiscordEmulator
 ) -> None:
     async with harness.running() as bot:
-        await insert_loras(bot.db, [lora_row(minutes=i, trigger_word=f"w{i}") for i in range(2)])
+        await insert_loras(bot.db, [lora_row(minutes=i, trigger_word=f"w{i}") for i in range(5)])
         message = await open_gallery(emulator)
     assert page_of(message) == "1/1"
-    assert titles(message) == ["w1", "w0"]
-    assert len(message["embeds"]) == 8
+    assert titles(message) == ["w4", "w3", "w2", "w1", "w0"]
+    assert len(media(message)) == 5  # a thumbnail on every card
     assert not any((b.get("custom_id") or "").startswith("lg:") for b in buttons(message))
+    assert [b["label"] for b in buttons(message)] == ["Open", "Generate"] * 5
 
 
 async def test_paging_forward_back_last_and_first(
     harness: BotHarness, emulator: DiscordEmulator
 ) -> None:
-    rows = [lora_row(minutes=i, trigger_word=f"w{i}") for i in range(7)]
+    rows = [lora_row(minutes=i, trigger_word=f"w{i}") for i in range(12)]
     async with harness.running() as bot:
         await insert_loras(bot.db, rows)
         message = await open_gallery(emulator)
+        # The controls are the message's last row, below the cards.
+        last_row = message["components"][-1]
+        assert last_row["type"] == 1
+        assert [b["label"] for b in last_row["components"]] == [
+            "« First",
+            "‹ Previous",
+            "Page 1 of 3",
+            "Next ›",
+            "Last »",
+        ]
         seen = [(page_of(message), titles(message))]
         assert button(message, "« First")["disabled"] and button(message, "‹ Previous")["disabled"]
         while not button(message, "Next ›").get("disabled"):
@@ -144,10 +238,9 @@ async def test_paging_forward_back_last_and_first(
             message = emulator.message(message["id"])
             seen.append((page_of(message), titles(message)))
         assert seen == [
-            ("1/4", ["w6", "w5"]),
-            ("2/4", ["w4", "w3"]),
-            ("3/4", ["w2", "w1"]),
-            ("4/4", ["w0"]),
+            ("1/3", ["w11", "w10", "w9", "w8", "w7"]),
+            ("2/3", ["w6", "w5", "w4", "w3", "w2"]),
+            ("3/3", ["w1", "w0"]),
         ]
         assert button(message, "Last »")["disabled"]
         back = []
@@ -158,18 +251,18 @@ async def test_paging_forward_back_last_and_first(
         assert back == seen[-2::-1]
         await click(emulator, message, "Last »")
         message = emulator.message(message["id"])
-        assert (page_of(message), titles(message)) == ("4/4", ["w0"])
+        assert (page_of(message), titles(message)) == ("3/3", ["w1", "w0"])
         await click(emulator, message, "« First")
         message = emulator.message(message["id"])
-        assert (page_of(message), titles(message)) == ("1/4", ["w6", "w5"])
-        assert button(message, "Page 1 of 4")["disabled"]
+        assert (page_of(message), titles(message)) == seen[0]
+        assert button(message, "Page 1 of 3")["disabled"]
 
 
 async def test_buttons_keep_working_after_a_restart(
     harness: BotHarness, emulator: DiscordEmulator
 ) -> None:
     async with harness.running() as bot:
-        await insert_loras(bot.db, [lora_row(minutes=i, trigger_word=f"w{i}") for i in range(5)])
+        await insert_loras(bot.db, [lora_row(minutes=i, trigger_word=f"w{i}") for i in range(12)])
         message = await open_gallery(emulator)
     # A new process on the same database file; the old message is all there is.
     emulator.advance_time(6 * 3600)
@@ -177,25 +270,29 @@ async def test_buttons_keep_working_after_a_restart(
         ix = await click(emulator, message, "Next ›")
         assert ix.callback_type == UPDATE_MESSAGE
         moved = emulator.message(message["id"])
-    assert (page_of(moved), titles(moved)) == ("2/3", ["w2", "w1"])
+        first_open = [b for b in buttons(moved) if b.get("label") == "Open"][0]
+        ix = await emulator.click(moved, first_open["custom_id"], user_id=BOB)
+        detail = await ix.original()
+    assert (page_of(moved), titles(moved)) == ("2/3", ["w6", "w5", "w4", "w3", "w2"])
+    assert detail["flags"] & EPHEMERAL and titles(detail) == ["w6"]
 
 
 async def test_someone_elses_click_opens_their_own_private_copy(
     harness: BotHarness, emulator: DiscordEmulator
 ) -> None:
     async with harness.running() as bot:
-        await insert_loras(bot.db, [lora_row(minutes=i, trigger_word=f"w{i}") for i in range(5)])
+        await insert_loras(bot.db, [lora_row(minutes=i, trigger_word=f"w{i}") for i in range(12)])
         message = await open_gallery(emulator, user_id=ALICE)
         ix = await click(emulator, message, "Next ›", user_id=BOB)
         assert ix.callback_type == CHANNEL_MESSAGE
         copy_ = await ix.original()
         assert copy_["flags"] & EPHEMERAL
-        assert (page_of(copy_), titles(copy_)) == ("2/3", ["w2", "w1"])
+        assert (page_of(copy_), titles(copy_)) == ("2/3", ["w6", "w5", "w4", "w3", "w2"])
         assert emulator.message(message["id"]) == message  # Alice's message did not move
         # Bob's own copy is his: his clicks move it.
         again = await click(emulator, copy_, "Next ›", user_id=BOB)
         assert again.callback_type == UPDATE_MESSAGE
-        assert titles(emulator.message(copy_["id"])) == ["w0"]
+        assert titles(emulator.message(copy_["id"])) == ["w1", "w0"]
 
 
 async def test_filters_by_member_address_and_search(
@@ -207,35 +304,48 @@ async def test_filters_by_member_address_and_search(
         lora_row(minutes=3, trigger_word="dogs", wallet=WALLET_B),
         lora_row(minutes=4, trigger_word="CATS", wallet=WALLET_B),
         lora_row(minutes=5, trigger_word="cats again", wallet=WALLET_B),
+        *[lora_row(minutes=6 + i, trigger_word=f"bobcat{i}", wallet=WALLET_B) for i in range(4)],
     ]
     async with harness.running() as bot:
         await insert_loras(bot.db, rows)
         await link_wallet(bot.db, BOB, WALLET_B)  # checksummed in the link, any case in rows
 
         by_bob = await open_gallery(emulator, creator=BOB)
-        assert titles(by_bob) == ["cats again", "CATS"]
-        assert "4 LoRAs · by [0xfedc…ba09]" in by_bob["content"]
+        bobs = ["bobcat3", "bobcat2", "bobcat1", "bobcat0", "cats again"]
+        assert titles(by_bob) == bobs
+        assert "**LoRA gallery** · 8 LoRAs · by [0xfedc…ba09]" in texts(by_bob)
         await click(emulator, by_bob, "Next ›")  # the filter travels in the button
-        assert titles(emulator.message(by_bob["id"])) == ["dogs", "catnip"]
+        assert titles(emulator.message(by_bob["id"])) == ["CATS", "dogs", "catnip"]
 
         by_address = await open_gallery(emulator, wallet=WALLET_A.lower())
         assert titles(by_address) == ["Cat\\_Style"]
 
         searched = await open_gallery(emulator, search="cat")
-        assert page_of(searched) == "1/2" and titles(searched) == ["cats again", "CATS"]
+        assert page_of(searched) == "1/2" and titles(searched) == bobs
         await click(emulator, searched, "Last »")
-        assert titles(emulator.message(searched["id"])) == ["catnip", "Cat\\_Style"]
+        assert titles(emulator.message(searched["id"])) == ["CATS", "catnip", "Cat\\_Style"]
 
         both = await open_gallery(emulator, creator=BOB, search="CAT")
-        assert "3 LoRAs" in both["content"] and "trigger word contains “CAT”" in both["content"]
+        assert "7 LoRAs" in texts(both) and "trigger word contains “CAT”" in texts(both)
 
         underscore = await open_gallery(emulator, search="t_s")  # "_" is not a wildcard
         assert titles(underscore) == ["Cat\\_Style"]
 
-        nothing = await open_gallery(emulator, search="zebra")
-        assert titles(nothing) == ["No LoRAs match"]
+        before = len(public_messages(emulator))
+        nothing = await ask_gallery(emulator, search="zebra")
+        assert texts(nothing) == (
+            "**No LoRAs match.** No LoRA has a trigger word containing “zebra”. Try another "
+            "search, or run `/loras` without filters to see every LoRA."
+        )
+        nobody = await ask_gallery(emulator, wallet="0x" + "ab" * 20)
+        assert texts(nobody).startswith(
+            "**No LoRAs match.** No LoRA by [0xabab…abab](https://basescan.org/address/0x"
+        )
+        assert "has been trained yet." in texts(nobody)
+        assert len(public_messages(emulator)) == before  # private, and nothing else posted
         await click(emulator, nothing, "Show all LoRAs")
-        assert page_of(emulator.message(nothing["id"])) == "1/3"
+        shown = emulator.message(nothing["id"])
+        assert page_of(shown) == "1/2" and shown["flags"] & EPHEMERAL
 
         refusals = [
             await emulator.run_command("loras", user_id=ALICE, options={"creator": ALICE}),
@@ -251,25 +361,54 @@ async def test_filters_by_member_address_and_search(
     assert "not both" in answers[2]["content"]
 
 
-async def test_the_menu_opens_a_lora_privately(
+async def test_open_shows_a_lora_privately_and_the_old_menu_still_works(
     harness: BotHarness, emulator: DiscordEmulator
 ) -> None:
     rows = [lora_row(minutes=i, trigger_word=f"w{i}") for i in range(3)]
     async with harness.running() as bot:
         await insert_loras(bot.db, rows)
         message = await open_gallery(emulator)
-        ix = await emulator.select(message, "lgs:open", [rows[1]["id"]], user_id=BOB)
-        assert (await ix.response())["type"] == CHANNEL_MESSAGE
+        opens = [b for b in buttons(message) if b.get("label") == "Open"]
+        ix = await emulator.click(message, opens[1]["custom_id"], user_id=ALICE)
+        assert (await ix.response())["type"] == CHANNEL_MESSAGE  # even for the owner
         detail = await ix.original()
         assert emulator.message(message["id"]) == message
+        # A gallery message sent before the cards had Open buttons carried a menu.
+        legacy = copy.deepcopy(message)
+        legacy["components"] = [
+            {
+                "type": 1,
+                "components": [
+                    {
+                        "type": 3,
+                        "custom_id": "lgs:open",
+                        "options": [{"label": "w0", "value": rows[0]["id"]}],
+                    }
+                ],
+            }
+        ]
+        picked = await dispatch_interaction(
+            emulator,
+            MESSAGE_COMPONENT,
+            BOB,
+            emulator.world.channels[CHANNEL],
+            {"custom_id": "lgs:open", "component_type": 3, "values": [rows[0]["id"]]},
+            source=legacy,
+        )
+        from_menu = await picked.original()
     assert detail["flags"] & EPHEMERAL
     assert titles(detail) == ["w1"]
-    assert "No images generated yet" in detail["embeds"][0]["fields"][0]["value"]
+    assert "**Generated images** none yet. Press Generate to make the first ones." in texts(detail)
     labels = [b.get("label") for b in buttons(detail)]
     assert labels == ["Generate", "Download weights", "All LoRAs"]
+    assert button(detail, "Download weights")["url"] == rows[1]["lora_weights_url"]
+    assert f"```\n{rows[1]['lora_weights_url']}\n```" in texts(detail)
+    assert from_menu["flags"] & EPHEMERAL and titles(from_menu) == ["w0"]
 
 
-async def test_lora_autocomplete(harness: BotHarness, emulator: DiscordEmulator) -> None:
+async def test_lora_and_generate_autocompletes_show_the_same(
+    harness: BotHarness, emulator: DiscordEmulator
+) -> None:
     rows = [
         lora_row(minutes=1, trigger_word="watercolor"),
         lora_row(minutes=2, trigger_word="dark water"),
@@ -280,6 +419,9 @@ async def test_lora_autocomplete(harness: BotHarness, emulator: DiscordEmulator)
     async with harness.running() as bot:
         await insert_loras(bot.db, rows)
         water = await emulator.autocomplete("lora", focused="lora", value="wAter")
+        generate = await emulator.autocomplete(
+            "generate", focused="lora", value="wAter", options={"prompt": "a cat"}
+        )
         many = await emulator.autocomplete("lora", focused="lora", value="zz")
         blank = await emulator.autocomplete("lora", focused="lora", value="")
         by_id = await emulator.autocomplete("lora", focused="lora", value=rows[0]["id"][:10])
@@ -288,49 +430,115 @@ async def test_lora_autocomplete(harness: BotHarness, emulator: DiscordEmulator)
     assert [c["name"].split(" · ")[0] for c in water] == ["Water", "watercolor", "dark water"]
     assert water[0]["value"] == rows[2]["id"]
     assert water[0]["name"] == "Water · 1,000 steps · 0x1234…5678"
+    assert generate == water  # one text, one value, in every LoRA picker
     assert len(many) == 25 and len(blank) == 25
     assert blank[0]["name"].startswith("zz29")
     assert by_id[0]["value"] == rows[0]["id"]
     assert down == []
 
 
-async def test_lora_by_trigger_word_pages_through_generated_images(
+async def record_bot_batch(
+    db: Database, lora_id: str, user_id: int, prompt: str, images: list[dict[str, Any]]
+) -> str:
+    """A /generate batch as the bot stores it: the batch, its images linked to it."""
+    batch_id = new_id()
+    finished = images[0]["created_at"]
+    await db.execute(
+        "INSERT INTO generation_batches (id, wallet_address, discord_user_id, "
+        "lora_training_id, prompt, status, image_count, created_at, finished_at) "
+        "VALUES (?, ?, ?, ?, ?, 'completed', ?, ?, ?)",
+        (batch_id, images[0]["wallet_address"], str(user_id), lora_id, prompt, len(images),
+         finished, finished),
+    )  # fmt: skip
+    await insert_images(db, images)
+    for image in images:
+        await db.execute(
+            "INSERT INTO batch_images (image_id, batch_id) VALUES (?, ?)", (image["id"], batch_id)
+        )
+    return batch_id
+
+
+def batches_shown(message: dict[str, Any]) -> list[tuple[str, list[str], list[str]]]:
+    """Each batch: its line, its images' URLs and their descriptions, in order."""
+    found = []
+    components = walk(message["components"])
+    for n, component in enumerate(components):
+        if component["type"] == GALLERY_ITEMS and components[n - 1]["type"] == TEXT_DISPLAY:
+            line = components[n - 1]["content"]
+            if line.startswith("## ") or line.startswith("**"):
+                continue  # the training images under the heading
+            items = component["items"]
+            found.append(
+                (line, [i["media"]["url"] for i in items], [i.get("description") for i in items])
+            )
+    return found
+
+
+async def test_lora_pages_through_its_batches(
     harness: BotHarness, emulator: DiscordEmulator
 ) -> None:
     subject = lora_row(trigger_word="Moody Light")
-    images = [image_row(subject["id"], minutes=i, prompt=f"prompt {i}") for i in range(10)]
+    # The web app's batches: four images inserted at once, the same time and prompt.
+    web = [
+        [image_row(subject["id"], minutes=m, prompt=f"prompt {m}") for _ in range(4)]
+        for m in range(3)
+    ]
+    bot_images = [image_row(subject["id"], minutes=3, prompt="prompt 3") for _ in range(4)]
     async with harness.running() as bot:
         await insert_loras(bot.db, [subject, lora_row(trigger_word="other")])
-        await insert_images(bot.db, images)
+        for batch in web:
+            await insert_images(bot.db, batch)
+        batch_id = await record_bot_batch(bot.db, subject["id"], BOB, "prompt 3", bot_images)
+        await bot.services.gallery.db.run(_record_post, batch_id)
         ix = await emulator.run_command("lora", user_id=ALICE, options={"lora": "moody light"})
         assert not ((await ix.response())["data"].get("flags") or 0) & EPHEMERAL
         message = await ix.original()
 
-        def shown() -> tuple[str, list[str]]:
+        def shown() -> tuple[str, str, list[tuple[str, list[str], list[str]]]]:
             current = emulator.message(message["id"])
-            card = current["embeds"][0]
-            prompts = re.findall(r"prompt (\d+)", card["fields"][0]["value"])
-            assert [e["image"]["url"] for e in current["embeds"]] == [
-                next(i["image_url"] for i in images if i["prompt"] == f"prompt {p}")
-                for p in prompts
-            ]
-            return card["footer"]["text"].split(" · ID")[0], prompts
+            header = next(
+                line for line in texts(current).split("\n") if line.startswith("**Generated")
+            )
+            return page_of(current), header, batches_shown(current)
 
-        assert shown() == ("Images 1–4 of 10 · page 1 of 3", ["9", "8", "7", "6"])
+        page, header, batches = shown()
+        assert (page, header) == ("1/2", "**Generated images** 1–8 of 16, newest first")
+        assert [b[1] for b in batches] == [
+            [i["image_url"] for i in bot_images],  # in the order they were stored
+            [i["image_url"] for i in web[2]],
+        ]
+        assert batches[0][2] == [f"{n} of 4: prompt 3" for n in range(1, 5)]
+        assert re.fullmatch(
+            r"prompt 3 · by <@43> · <t:\d+:R> · "
+            r"\[thread post\]\(https://discord\.com/channels/1/900/901\)",
+            batches[0][0],
+        ), batches[0][0]
+        assert re.fullmatch(
+            r"prompt 2 · by \[0x1234…5678\]\(https://basescan\.org/address/0x[0-9a-fA-F]{40}\)"
+            r" · <t:\d+:R>",
+            batches[1][0],
+        ), batches[1][0]
         await click(emulator, message, "Next ›")
-        assert shown() == ("Images 5–8 of 10 · page 2 of 3", ["5", "4", "3", "2"])
-        await click(emulator, emulator.message(message["id"]), "Next ›")
-        assert shown() == ("Images 9–10 of 10 · page 3 of 3", ["1", "0"])
-        await click(emulator, emulator.message(message["id"]), "‹ Previous")
-        assert shown() == ("Images 5–8 of 10 · page 2 of 3", ["5", "4", "3", "2"])
+        page, header, batches = shown()
+        assert (page, header) == ("2/2", "**Generated images** 9–16 of 16, newest first")
+        assert [b[1] for b in batches] == [[i["image_url"] for i in web[m]] for m in (1, 0)]
         private = await click(emulator, emulator.message(message["id"]), "« First", user_id=BOB)
         assert (await private.original())["flags"] & EPHEMERAL
+        assert shown()[0] == "2/2"  # Bob's click left Alice's page where it was
+        await click(emulator, emulator.message(message["id"]), "‹ Previous")
+        assert shown()[0] == "1/2"
         generate = await click(emulator, emulator.message(message["id"]), "Generate", user_id=BOB)
         soon = (await generate.response())["data"]
         # Alice's "All LoRAs" turns her message into the gallery.
         await click(emulator, emulator.message(message["id"]), "All LoRAs")
-        assert emulator.message(message["id"])["content"].startswith("**LoRA gallery**")
+        assert texts(emulator.message(message["id"])).startswith("**LoRA gallery**")
     assert soon["custom_id"].startswith("gen:prompt:")  # Generate asks for a prompt (modal)
+
+
+def _record_post(conn: Connection, batch_id: str) -> None:
+    from storage.generation_posts import in_db_record
+
+    in_db_record(conn, batch_id, "1", "900", "901")
 
 
 async def test_unknown_lora_offers_the_gallery(
@@ -341,13 +549,13 @@ async def test_unknown_lora_offers_the_gallery(
         ix = await emulator.run_command("lora", user_id=ALICE, options={"lora": "**nope** @here"})
         answer = await ix.original()
         assert answer["flags"] & EPHEMERAL
-        assert answer["content"].startswith("LoRA not found")
-        assert "\\*\\*nope\\*\\* @\u200bhere" in answer["content"]
+        assert texts(answer).startswith("LoRA not found")
+        assert "\\*\\*nope\\*\\* @\u200bhere" in texts(answer)
         back = await click(emulator, answer, "Browse the gallery")
         assert back.callback_type == UPDATE_MESSAGE
         assert titles(emulator.message(answer["id"])) == ["real"]
         ix = await emulator.run_command("lora", user_id=ALICE, options={"lora": new_id()})
-        assert (await ix.original())["content"].startswith("LoRA not found")
+        assert texts(await ix.original()).startswith("LoRA not found")
 
 
 async def test_hostile_rows_render_within_limits(
@@ -363,36 +571,24 @@ async def test_hostile_rows_render_within_limits(
     async with harness.running() as bot:
         await insert_loras(bot.db, rows)
         message = await open_gallery(emulator)
-        await click(emulator, message, "Next ›")
-        second = emulator.message(message["id"])
         # Searches are matched as typed (invisible characters dropped), mentions included.
         found = await open_gallery(emulator, search="@every\u200bone** `rm")
         assert len(titles(found)) == 1 and "rm -rf" in titles(found)[0]
-    for current in (message, second):
-        total = sum(
-            len(e.get("title", ""))
-            + len(e.get("description", ""))
-            + len(e.get("footer", {}).get("text", ""))
-            for e in current["embeds"]
-        )
-        assert total <= 6000 and len(current["embeds"]) <= 10
-        assert all(len(b.get("label") or "") <= 80 for b in buttons(current))
+    assert len(walk(message["components"])) <= 40 and len(texts(message)) <= 4000
+    assert all(len(b.get("label") or "") <= 80 for b in buttons(message))
     text = json.dumps(message, ensure_ascii=False)
     assert "@everyone" not in text.replace("@\u200beveryone", "")
-    card = message["embeds"][0]
-    assert "Images** 500 (4 shown, +496)" in card["description"]
-    assert len(message["embeds"]) == 5  # 4 thumbnails, then the underscore LoRA's card
-    underscores = message["embeds"][4]
-    assert "none recorded" in underscores["description"] and "image" not in underscores
-    downloads = [b["label"] for b in buttons(message) if b.get("url")]
-    assert len(downloads) == 1  # none for the LoRA without weights
-    assert downloads[0].startswith("Download **@\u200beveryone** `rm -rf`")
-    assert len(downloads[0]) == 80 and downloads[0].endswith("…")
-    assert titles(second) == ["broken list", "\\# heading > quote"]
-    assert all("image" not in e for e in second["embeds"])
-    assert all(
-        "unknown (the stored list is unreadable)" in e["description"] for e in second["embeds"]
-    )
+    assert "<@&123456789012345678>" not in text
+    first, underscores, broken, heading = titles(message)
+    assert first.startswith("\\*\\*@\u200beveryone\\*\\* \\`rm -rf\\` \\~\\~x\\~\\~")
+    assert "…" not in first and "<@&\u200b123456789012345678>" in first  # all 100 shown
+    assert "500 images" in card_text(message, first)
+    assert underscores == "\\_" * 100
+    assert card_text(message, broken).split("\n")[1].startswith("1,000 steps · images unknown")
+    assert heading == "\\# heading > quote"
+    assert len(media(message)) == 1  # only the first has a training image to show
+    generates = [b for b in buttons(message) if b.get("label") == "Generate"]
+    assert [bool(b.get("disabled")) for b in generates] == [False, True, False, False]
 
 
 async def test_forged_custom_ids_are_refused_privately(
@@ -404,11 +600,12 @@ async def test_forged_custom_ids_are_refused_privately(
         "lg:f:1:::" + "y" * 60,
         "ld:f:1:::",
         "ld:n:1:AAAAAAAAAAAAAAAAAAAAAA:",
+        "ld:o:1:!!:",
         "gen:open:../../etc",
         "lgs:open",  # a button claiming to be the menu: no value
     ]
     async with harness.running() as bot:
-        await insert_loras(bot.db, [lora_row(minutes=i) for i in range(3)])
+        await insert_loras(bot.db, [lora_row(minutes=i) for i in range(7)])
         message = await open_gallery(emulator)
         answers = []
         for custom_id in forged:
@@ -459,7 +656,7 @@ async def test_database_error_gives_a_private_message_with_retry(
 ) -> None:
     caplog.set_level(logging.INFO)
     async with harness.running() as bot:
-        await insert_loras(bot.db, [lora_row(minutes=i, trigger_word=f"w{i}") for i in range(5)])
+        await insert_loras(bot.db, [lora_row(minutes=i, trigger_word=f"w{i}") for i in range(12)])
         message = await open_gallery(emulator)
         await bot.db.close()  # the database goes away
         failed = await click(emulator, message, "Next ›")
@@ -482,18 +679,18 @@ async def test_database_error_gives_a_private_message_with_retry(
         retried = await click(emulator, error, "Retry")
         assert retried.callback_type == UPDATE_MESSAGE  # the error becomes the page asked for
         page = emulator.message(error["id"])
-        assert (page_of(page), titles(page)) == ("2/3", ["w2", "w1"])
+        assert (page_of(page), titles(page)) == ("2/3", ["w6", "w5", "w4", "w3", "w2"])
         again = await click(emulator, command_error, "Retry")
         fresh = await again.original()
         assert not fresh["flags"] & EPHEMERAL  # the command's retry posts the gallery
-        assert (page_of(fresh), titles(fresh)) == ("1/3", ["w4", "w3"])
+        assert (page_of(fresh), titles(fresh)) == ("1/3", ["w11", "w10", "w9", "w8", "w7"])
 
 
 async def test_a_slow_database_still_answers_within_three_seconds(
     harness: BotHarness, emulator: DiscordEmulator
 ) -> None:
     async with harness.running() as bot:
-        await insert_loras(bot.db, [lora_row(minutes=i, trigger_word=f"w{i}") for i in range(5)])
+        await insert_loras(bot.db, [lora_row(minutes=i, trigger_word=f"w{i}") for i in range(12)])
         message = await open_gallery(emulator)
         busy = asyncio.create_task(bot.db.run(sleep_in_worker, 2.6))
         await asyncio.sleep(0.05)
@@ -502,7 +699,7 @@ async def test_a_slow_database_still_answers_within_three_seconds(
         assert ix.acked_after is not None and ix.acked_after < 3.0
         moved = await ix.original(timeout=10)
         await busy
-    assert titles(moved) == ["w2", "w1"]
+    assert titles(moved) == ["w6", "w5", "w4", "w3", "w2"]
 
 
 async def test_slow_commands_defer_and_keep_private_answers_private(
@@ -526,7 +723,7 @@ async def test_slow_commands_defer_and_keep_private_answers_private(
         assert (await missing.response())["type"] == 5
         [answer] = await missing.followups(count=1, timeout=10)
         await busy
-        assert answer["flags"] & EPHEMERAL and answer["content"].startswith("LoRA not found")
+        assert answer["flags"] & EPHEMERAL and texts(answer).startswith("LoRA not found")
         assert missing.original_message_id not in emulator.world.messages
 
         # So is an error that comes after the deferral, with its Retry button.
