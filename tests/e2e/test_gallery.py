@@ -270,7 +270,7 @@ async def test_buttons_keep_working_after_a_restart(
         ix = await click(emulator, message, "Next ›")
         assert ix.callback_type == UPDATE_MESSAGE
         moved = emulator.message(message["id"])
-        first_open = [b for b in buttons(moved) if b.get("label") == "Open"][0]
+        first_open = next(b for b in buttons(moved) if b.get("label") == "Open")
         ix = await emulator.click(moved, first_open["custom_id"], user_id=BOB)
         detail = await ix.original()
     assert (page_of(moved), titles(moved)) == ("2/3", ["w6", "w5", "w4", "w3", "w2"])
