@@ -152,7 +152,9 @@ def batch(subject: Lora, n: int, size: int, prompt: str, *, post: bool) -> Batch
 
 
 def test_detail_with_hostile_prompts_fits() -> None:
-    subject = lora(trigger_word=NASTY, status="pending", weights="https://v3.fal.media/" + "w" * 3000)
+    subject = lora(
+        trigger_word=NASTY, status="pending", weights="https://v3.fal.media/" + "w" * 3000
+    )
     batches = tuple(batch(subject, n, 1, (NASTY * 20)[:500], post=n % 2 == 0) for n in range(8))
     images = tuple(b.images[0].image for b in batches)
     detail = LoraDetail(subject, images, Paging(1, 9, 72, PageRef(), NAV), batches)
@@ -179,9 +181,7 @@ def test_a_batch_split_across_pages_says_which_images_it_shows() -> None:
     subject = lora()
     whole = batch(subject, 1, 4, "a cat", post=True)
     split = Batch(**{**{f: getattr(whole, f) for f in Batch.__slots__}, "images": whole.images[2:]})
-    detail = LoraDetail(
-        subject, tuple(n.image for n in split.images), paging(2, 2, 6), (split,)
-    )
+    detail = LoraDetail(subject, tuple(n.image for n in split.images), paging(2, 2, 6), (split,))
     every = walk(limits_hold(detail_layout(detail)))
     line = [c["content"] for c in every if c["type"] == 10][-1]
     assert line.endswith(" · images 3–4 of 4")
