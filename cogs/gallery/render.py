@@ -122,11 +122,13 @@ def alt_text(text: str) -> str | None:
 
 
 def lora_facts(lora: Lora) -> str:
-    """ "1,000 steps · 12 images · <t:…:R> · by [0x1234…abcd](basescan)": one line."""
+    """One line: "1,000 steps · 12 training images · <t:…:R> · by [0x1234…abcd](…)"."""
     count = lora.image_count
     parts = [
         f"{steps_text(lora)} steps",
-        f"{count:,} image{'s' if count != 1 else ''}" if count is not None else "images unknown",
+        f"{count:,} training image{'s' if count != 1 else ''}"
+        if count is not None
+        else "training images unknown",
     ]
     seconds = parse_time(lora.created_at)
     if seconds is not None:

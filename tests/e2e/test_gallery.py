@@ -179,7 +179,7 @@ async def test_one_lora_one_page_everything_shown(
     assert titles(message) == ["sks style"]
     facts = card_text(message, "sks style").split("\n")[1]
     assert re.fullmatch(
-        r"1,000 steps · 12 images · <t:\d+:R> · by "
+        r"1,000 steps · 12 training images · <t:\d+:R> · by "
         + re.escape(f"[0x1234…5678](https://basescan.org/address/{WALLET_A})"),
         facts,
     ), facts
@@ -582,9 +582,13 @@ async def test_hostile_rows_render_within_limits(
     first, underscores, broken, heading = titles(message)
     assert first.startswith("\\*\\*@\u200beveryone\\*\\* \\`rm -rf\\` \\~\\~x\\~\\~")
     assert "…" not in first and "<@&\u200b123456789012345678>" in first  # all 100 shown
-    assert "500 images" in card_text(message, first)
+    assert "500 training images" in card_text(message, first)
     assert underscores == "\\_" * 100
-    assert card_text(message, broken).split("\n")[1].startswith("1,000 steps · images unknown")
+    assert (
+        card_text(message, broken)
+        .split("\n")[1]
+        .startswith("1,000 steps · training images unknown")
+    )
     assert heading == "\\# heading > quote"
     assert len(media(message)) == 1  # only the first has a training image to show
     generates = [b for b in buttons(message) if b.get("label") == "Generate"]

@@ -80,9 +80,9 @@ def test_hostile_rows_fit_and_are_escaped() -> None:
     displays = [c["content"] for c in every if c["type"] == 10]
     assert displays[0].startswith("**LoRA gallery** · 10 LoRAs · trigger word contains “\\*\\*”")
     assert displays[1].startswith("**\\*\\*@\u200beveryone\\*\\*")
-    assert "1,000,000,000,000 steps · 500 images" in displays[1]
+    assert "1,000,000,000,000 steps · 500 training images" in displays[1]
     assert "by not an address <@&\u200b1234567890123456789>" in displays[1]
-    assert "images unknown" in displays[2]
+    assert "training images unknown" in displays[2]
     # The first has a training image to show; the broken list has none (no section).
     assert [c["type"] for c in every if c["type"] in (9, 11)] == [9, 11]
     # No Generate for the 500-character id without a handle; none can be made here.
