@@ -15,23 +15,11 @@ import pytest
 from bot.app import LoraBot
 from bot.services.records import WatchedTraining
 from bot.services.training.watcher import TrainingOutcome
-from cogs.training.notifier import DiscordTrainingNotifier
-from tests.e2e.conftest import BotHarness
 from cogs.common.id_keys import read_handles
 from cogs.generate.ids import checked_key
-from tests.e2e.test_gallery import (
-    ALICE,
-    BOB,
-    CHANNEL,
-    EPHEMERAL,
-    button,
-    buttons,
-    click,
-    open_gallery,
-    page_of,
-    texts,
-    titles,
-)
+from cogs.training.notifier import DiscordTrainingNotifier
+from tests.e2e.conftest import BotHarness
+from tests.e2e.test_gallery import ALICE, BOB, CHANNEL, EPHEMERAL, click, open_gallery
 from tests.e2e.test_generate import fal, generating_bot, wait_thread_message
 from tests.fakes.discord import DiscordEmulator
 from tests.fakes.fal import FakeFal
@@ -45,6 +33,7 @@ from tests.support.gallery_rows import (
     link_wallet,
     lora_row,
 )
+from tests.support.v2_messages import button, buttons, page_of, texts, titles
 
 __all__ = ["fal"]  # the fixture, shared with test_generate
 SHAPES = ["web app", "uuid", "300 characters"]

@@ -9,21 +9,11 @@ from typing import Any
 
 from storage.generation_posts import in_db_record
 from tests.e2e.conftest import BotHarness
-from tests.e2e.test_gallery import (
-    ALICE,
-    CHANNEL,
-    EPHEMERAL,
-    click,
-    media,
-    open_gallery,
-    page_of,
-    record_bot_batch,
-    texts,
-    titles,
-    walk,
-)
+from tests.e2e.test_gallery import ALICE, CHANNEL, EPHEMERAL, click, open_gallery
+from tests.e2e.test_lora_detail import record_bot_batch
 from tests.fakes.discord import DiscordEmulator
 from tests.support.gallery_rows import image_row, insert_images, insert_loras, lora_row
+from tests.support.v2_messages import media, page_of, texts, titles, walk
 
 ESCAPED = "*_`~|>#<@&" * 10  # 100 characters (the /train limit), every one escaped
 LONG_ID = "Long.Id/ü:" * 30  # 300 characters: buttons carry it by a handle

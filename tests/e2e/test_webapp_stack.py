@@ -13,11 +13,11 @@ import pytest
 from tests.e2e.conftest import BotHarness
 from tests.e2e.test_generate import fal as image_fal
 from tests.e2e.test_generate import generate, generating_bot
-from tests.e2e.test_gallery import titles, walk
 from tests.e2e.test_train import ALICE, buttons, mention, preview, services, training_bot
 from tests.fakes.discord import DiscordEmulator
 from tests.fakes.fal import FakeFal
 from tests.support.gallery_rows import WALLET_A, insert_loras, link_wallet, lora_row
+from tests.support.v2_messages import titles, walk
 from tests.support.webapp import WebApp, WebAppError
 
 __all__ = ["image_fal", "services"]  # fixtures used here
