@@ -3,7 +3,8 @@ controls below it.
 
 Each card is a section (name and facts beside a thumbnail: the LoRA's newest generated
 image, else its first training image) and a row with Open and Generate: 6 components,
-so 5 cards, the header, the container and the controls' row of 5 take 38 of Discord's 40.
+so 5 cards, the header, the container and the controls' row of 5 take 38 of Discord's 40;
+the "Open a LoRA…" menu (a row and its menu) comes last when it still fits.
 """
 
 from __future__ import annotations
@@ -16,9 +17,19 @@ import discord
 from bot.services.gallery import GalleryPage, PageRef
 from bot.services.records import Lora, LoraFilter
 from cogs.common.id_keys import NO_HANDLES
+from cogs.common.text import plain, short_address
 from cogs.gallery import ids
 from cogs.gallery import render as R
-from cogs.gallery.items import DetailButton, GalleryButton, browse_button, button, navigation
+from cogs.gallery.items import (
+    DetailButton,
+    GalleryButton,
+    GallerySelect,
+    browse_button,
+    button,
+    navigation,
+)
+
+MENU_COMPONENTS = 2  # its row and the menu
 from cogs.generate.ids import generate_id
 
 
@@ -86,7 +97,38 @@ def gallery_layout(
         )
         if controls:
             view.add_item(discord.ui.ActionRow[Any](*controls))
+    menu = open_menu(loras, handles)
+    if menu is not None and view.total_children_count + MENU_COMPONENTS <= R.COMPONENTS_MAX:
+        view.add_item(discord.ui.ActionRow[Any](menu))
     return view
+
+
+def _option(lora: Lora, handles: Mapping[str, str]) -> discord.SelectOption | None:
+    value = ids.select_value(lora.id, handles)
+    if value is None:
+        return None
+    count = lora.image_count
+    details = [
+        f"{lora.steps:,} steps" if lora.steps is not None else None,
+        f"{count:,} training images" if count is not None else None,
+        short_address(lora.wallet_address) if R.is_address(lora.wallet_address) else None,
+    ]
+    return discord.SelectOption(
+        label=plain(lora.trigger_word, 100) or "(no trigger word)",
+        value=value,
+        description=plain(" · ".join(d for d in details if d), 100) or None,
+    )
+
+
+def open_menu(loras: tuple[Lora, ...], handles: Mapping[str, str]) -> GallerySelect | None:
+    """"Open a LoRA…": the page's LoRAs by name (opens one privately, like Open)."""
+    options = [o for o in (_option(lora, handles) for lora in loras) if o is not None]
+    if not options:
+        return None
+    select: discord.ui.Select[Any] = discord.ui.Select(
+        custom_id=ids.SELECT_ID, placeholder="Open a LoRA…", options=options
+    )
+    return GallerySelect(select)
 
 
 def empty_layout(filters: LoraFilter) -> discord.ui.LayoutView:

@@ -116,8 +116,12 @@ async def test_one_lora_one_page_everything_shown(
     [thumb] = media(message)
     assert thumb.startswith("https://images.are.na/")
     assert media(again) == [made[1]["image_url"]]  # the newest generated image
-    # Open and Generate on the card; no download, no raw URL, no id, single page.
-    assert [b.get("label") for b in buttons(message)] == ["Open", "Generate"]
+    # Open and Generate on the card, the menu below; no download, no raw URL, no id.
+    assert [b.get("label") for b in buttons(message)] == ["Open", "Generate", None]
+    menu = buttons(message)[-1]
+    assert menu["custom_id"] == "lgs:open" and message["components"][-1]["type"] == 1
+    assert [(o["label"], o["value"]) for o in menu["options"]] == [("sks style", row["id"])]
+    assert menu["options"][0]["description"] == "1,000 steps · 12 training images · 0x1234…5678"
     assert button(message, "Open")["custom_id"].startswith("ld:o:1:")
     assert button(message, "Generate")["custom_id"] == f"gen:open:{row['id']}"
     assert button(message, "Generate")["style"] == 1 and not button(message, "Generate").get(
@@ -139,7 +143,7 @@ async def test_exactly_one_full_page_has_no_navigation(
     assert titles(message) == ["w4", "w3", "w2", "w1", "w0"]
     assert len(media(message)) == 5  # a thumbnail on every card
     assert not any((b.get("custom_id") or "").startswith("lg:") for b in buttons(message))
-    assert [b["label"] for b in buttons(message)] == ["Open", "Generate"] * 5
+    assert [b.get("label") for b in buttons(message)] == ["Open", "Generate"] * 5 + [None]
 
 
 async def test_paging_forward_back_last_and_first(
@@ -149,10 +153,11 @@ async def test_paging_forward_back_last_and_first(
     async with harness.running() as bot:
         await insert_loras(bot.db, rows)
         message = await open_gallery(emulator)
-        # The controls are the message's last row, below the cards.
-        last_row = message["components"][-1]
-        assert last_row["type"] == 1
-        assert [b["label"] for b in last_row["components"]] == [
+        # The controls are the message's last rows, below the cards: pages, then the menu.
+        controls, menu = message["components"][-2:]
+        assert controls["type"] == menu["type"] == 1
+        assert [c["custom_id"] for c in menu["components"]] == ["lgs:open"]
+        assert [b["label"] for b in controls["components"]] == [
             "« First",
             "‹ Previous",
             "Page 1 of 3",

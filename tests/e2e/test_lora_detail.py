@@ -3,7 +3,6 @@ command), its batches of generated images with their jump links, paged; "not fou
 
 from __future__ import annotations
 
-import copy
 import re
 from typing import Any
 
@@ -12,7 +11,6 @@ from tests.e2e.conftest import BotHarness
 from tests.e2e.test_gallery import (
     ALICE,
     BOB,
-    CHANNEL,
     CHANNEL_MESSAGE,
     EPHEMERAL,
     UPDATE_MESSAGE,
@@ -20,8 +18,6 @@ from tests.e2e.test_gallery import (
     open_gallery,
 )
 from tests.fakes.discord import DiscordEmulator
-from tests.fakes.discord.driver import dispatch_interaction
-from tests.fakes.discord.interactions import MESSAGE_COMPONENT
 from tests.support.gallery_rows import image_row, insert_images, insert_loras, lora_row, new_id
 from tests.support.v2_messages import (
     GALLERY_ITEMS,
@@ -35,7 +31,7 @@ from tests.support.v2_messages import (
 )
 
 
-async def test_open_shows_a_lora_privately_and_the_old_menu_still_works(
+async def test_open_and_the_menu_show_a_lora_privately(
     harness: BotHarness, emulator: DiscordEmulator
 ) -> None:
     rows = [lora_row(minutes=i, trigger_word=f"w{i}") for i in range(3)]
@@ -47,28 +43,9 @@ async def test_open_shows_a_lora_privately_and_the_old_menu_still_works(
         assert (await ix.response())["type"] == CHANNEL_MESSAGE  # even for the owner
         detail = await ix.original()
         assert emulator.message(message["id"]) == message
-        # A gallery message sent before the cards had Open buttons carried a menu.
-        legacy = copy.deepcopy(message)
-        legacy["components"] = [
-            {
-                "type": 1,
-                "components": [
-                    {
-                        "type": 3,
-                        "custom_id": "lgs:open",
-                        "options": [{"label": "w0", "value": rows[0]["id"]}],
-                    }
-                ],
-            }
-        ]
-        picked = await dispatch_interaction(
-            emulator,
-            MESSAGE_COMPONENT,
-            BOB,
-            emulator.world.channels[CHANNEL],
-            {"custom_id": "lgs:open", "component_type": 3, "values": [rows[0]["id"]]},
-            source=legacy,
-        )
+        # The menu below the page opens one the same way, leaving the gallery alone.
+        picked = await emulator.select(message, "lgs:open", [rows[0]["id"]], user_id=BOB)
+        assert (await picked.response())["type"] == CHANNEL_MESSAGE
         from_menu = await picked.original()
     assert detail["flags"] & EPHEMERAL
     assert titles(detail) == ["w1"]
@@ -78,6 +55,7 @@ async def test_open_shows_a_lora_privately_and_the_old_menu_still_works(
     assert button(detail, "Download weights")["url"] == rows[1]["lora_weights_url"]
     assert f"```\n{rows[1]['lora_weights_url']}\n```" in texts(detail)
     assert from_menu["flags"] & EPHEMERAL and titles(from_menu) == ["w0"]
+    assert emulator.message(message["id"]) == message
 
 
 async def record_bot_batch(

@@ -89,7 +89,8 @@ def test_hostile_rows_fit_and_are_escaped() -> None:
     labels = [c.get("label") for c in every if c["type"] == 2]
     assert [label for label in labels if label in ("Open", "Generate")] == ["Open", "Generate"]
     assert "Page 1 of 5" in labels  # the controls, below the cards
-    assert walk(payload)[-1]["type"] == 2 and payload[-1]["type"] == 1
+    assert [row["type"] for row in payload[-2:]] == [1, 1]
+    assert [c["type"] for c in payload[-1]["components"]] == [3]  # the menu, last
     assert R.download_url(worst[0]) is None  # too long for a link button
 
 
