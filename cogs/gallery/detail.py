@@ -57,9 +57,9 @@ def batch_line(batch: Batch, prompt_limit: int) -> str:
         safe(batch.prompt, prompt_limit, single_line=True) or "(no prompt)",
         f"by {who(batch)}",
     ]
-    seconds = R.parse_time(batch.created_at)
-    if seconds is not None:
-        parts.append(f"<t:{seconds}:R>")
+    moment = R.relative(batch.created_at)
+    if moment is not None:
+        parts.append(moment)
     if batch.post is not None:
         parts.append(f"[thread post]({batch.post.jump_url})")
     numbers = [n.number for n in batch.images]

@@ -28,9 +28,9 @@ from cogs.gallery.items import (
     button,
     navigation,
 )
+from cogs.generate.ids import generate_id
 
 MENU_COMPONENTS = 2  # its row and the menu
-from cogs.generate.ids import generate_id
 
 
 def thumbnail_url(lora: Lora, generated: Mapping[str, str]) -> str | None:
@@ -121,7 +121,7 @@ def _option(lora: Lora, handles: Mapping[str, str]) -> discord.SelectOption | No
 
 
 def open_menu(loras: tuple[Lora, ...], handles: Mapping[str, str]) -> GallerySelect | None:
-    """"Open a LoRA…": the page's LoRAs by name (opens one privately, like Open)."""
+    """ "Open a LoRA…": the page's LoRAs by name (opens one privately, like Open)."""
     options = [o for o in (_option(lora, handles) for lora in loras) if o is not None]
     if not options:
         return None

@@ -71,11 +71,13 @@ def parse_time(text: str) -> int | None:
         return None
 
 
-def when(text: str) -> str:
+def relative(text: str) -> str | None:
+    """A stored time as Discord's relative timestamp ("3 hours ago" in each reader's
+    locale); an unreadable one as it is, escaped; None when there is none."""
     seconds = parse_time(text)
     if seconds is None:
-        return safe(text, 40, single_line=True) or "unknown"
-    return f"<t:{seconds}:R> · <t:{seconds}:f>"
+        return safe(text, 40, single_line=True) or None
+    return f"<t:{seconds}:R>"
 
 
 def thumbnails(lora: Lora, limit: int = TRAINING_SHOWN) -> list[str]:
@@ -88,14 +90,6 @@ def thumbnails(lora: Lora, limit: int = TRAINING_SHOWN) -> list[str]:
             if len(found) == limit:
                 break
     return found
-
-
-def image_count_text(lora: Lora, shown: int) -> str:
-    count = lora.image_count
-    if count is None:
-        return "unknown (the stored list is unreadable)"
-    more = count - shown
-    return f"{count:,}" + (f" ({shown} shown, +{more:,})" if shown and more > 0 else "")
 
 
 def steps_text(lora: Lora) -> str:
@@ -130,9 +124,9 @@ def lora_facts(lora: Lora) -> str:
         if count is not None
         else "training images unknown",
     ]
-    seconds = parse_time(lora.created_at)
-    if seconds is not None:
-        parts.append(f"<t:{seconds}:R>")
+    moment = relative(lora.created_at)
+    if moment is not None:
+        parts.append(moment)
     parts.append(f"by {creator_link(lora.wallet_address)}")
     return " · ".join(parts)
 
@@ -144,10 +138,6 @@ def filters_text(filters: LoraFilter) -> str:
     if filters.search is not None:
         parts.append(f"trigger word contains “{safe(filters.search, 80, single_line=True)}”")
     return " · ".join(parts)
-
-
-def page_text(paging: Paging) -> str:
-    return f"page {paging.page:,} of {paging.pages:,}"
 
 
 def gallery_header(paging: Paging, filters: LoraFilter) -> str:

@@ -191,6 +191,10 @@ def test_a_batch_split_across_pages_says_which_images_it_shows() -> None:
 
 
 def test_unparseable_dates_are_shown_escaped() -> None:
-    assert R.when("2026-02-11T10:20:30.123Z") == "<t:1770805230:R> · <t:1770805230:f>"
-    assert R.when("yesterday **bold**") == "yesterday \\*\\*bold\\*\\*"
-    assert R.when("9999-99-99") == "9999-99-99"
+    assert R.relative("2026-02-11T10:20:30.123Z") == "<t:1770805230:R>"
+    assert R.relative("yesterday **bold**") == "yesterday \\*\\*bold\\*\\*"
+    assert R.relative("9999-99-99") == "9999-99-99"
+    assert R.relative("") is None
+    odd = lora(trigger_word="t")
+    odd = Lora(**{**{f: getattr(odd, f) for f in Lora.__slots__}, "created_at": "**soon**"})
+    assert R.lora_facts(odd).startswith("1,000 steps · 12 training images · \\*\\*soon\\*\\* · by")
