@@ -34,14 +34,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.services.gallery import Gallery, PageRef
-from cogs.gallery.render import (
-    GENERATED_PER_PAGE,
-    LORAS_PER_PAGE,
-    gallery_embeds,
-    gallery_header,
-)
-from cogs.gallery.views import gallery_view
+from bot.services.gallery import LORAS_PER_PAGE, Gallery, PageRef
+from cogs.gallery.page import gallery_layout
+from cogs.gallery.render import GENERATED_PER_PAGE
 from storage.db import Connection, Database, DatabaseConfig
 from storage.keyset import Mode
 from storage.loras import COLUMNS, Lora, LoraFilter, to_lora
@@ -123,9 +118,7 @@ async def timed(fn: Callable[[], Awaitable[Any]], runs: int) -> list[float]:
 
 async def build(gallery: Gallery, filters: LoraFilter, ref: PageRef) -> None:
     page = await gallery.page(filters, ref)
-    gallery_embeds(page)
-    gallery_header(page)
-    gallery_view(page)
+    gallery_layout(page).to_components()
 
 
 def random_ref(rng: random.Random, ids: list[str]) -> PageRef:

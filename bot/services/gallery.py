@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from storage import generated_images, id_handles, loras, wallets
+from bot.services.text import one_line, short_address
+from storage import gallery_media, id_handles, loras, wallets
 from storage.db import Database
+from storage.gallery_media import Batch
 from storage.generated_images import GeneratedImage
 from storage.keyset import Mode, Window
 from storage.loras import Lora, LoraChoice, LoraFilter
 
 WALLET_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
-# A Discord message holds 10 embeds: two LoRAs with a 4-image grid each.
-LORAS_PER_PAGE = 2
-IMAGES_PER_PAGE = 4  # a 4-image grid on the detail page
-MAX_PAGE = 999_999  # six digits in a custom_id; 2 million LoRAs at two per page
+# A Components V2 message holds 40 components: five LoRAs of six each plus the controls.
+LORAS_PER_PAGE = 5
+# Generated images per detail page: two 4-image batches (each batch a line and a gallery).
+IMAGES_PER_PAGE = 8
+MAX_PAGE = 999_999  # six digits in a custom_id; 5 million LoRAs at five per page
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +61,8 @@ class GalleryPage:
     filters: LoraFilter
     loras: tuple[Lora, ...]
     paging: Paging
+    # LoRA id -> its newest generated image (the thumbnail; else a training image)
+    generated: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def is_empty(self) -> bool:
@@ -69,6 +74,18 @@ class LoraDetail:
     lora: Lora
     images: tuple[GeneratedImage, ...]
     paging: Paging
+    batches: tuple[Batch, ...] = ()  # `images` grouped by the batch they were made in
+
+
+def choice_label(choice: LoraChoice) -> str:
+    """What every LoRA picker shows (/lora's and /generate's autocompletes): "trigger
+    word · N steps · 0x1234…abcd", one line; the face cuts it to its own limit."""
+    parts = [one_line(choice.trigger_word) or "(no trigger word)"]
+    if choice.steps is not None:
+        parts.append(f"{choice.steps:,} steps")
+    if normalise_wallet(choice.wallet_address) is not None:
+        parts.append(short_address(choice.wallet_address))
+    return " · ".join(parts)
 
 
 def normalise_wallet(text: str) -> str | None:
@@ -160,7 +177,7 @@ class Gallery:
         """One page of completed LoRAs, newest first. `fresh` recounts the total (a new
         gallery); otherwise a total counted in the last few seconds is reused."""
         known = None if fresh else self._counts.get(filters)
-        window = await loras.gallery_window(
+        window, generated = await gallery_media.gallery_page(
             self.db,
             filters,
             mode=ref.mode,
@@ -178,11 +195,12 @@ class Gallery:
             items[0].id if items else None,
             items[-1].id if items else None,
         )
-        return GalleryPage(filters, items, paging)
+        return GalleryPage(filters, items, paging, generated)
 
     async def detail(self, lora_id: str, ref: PageRef = PageRef()) -> LoraDetail | None:
-        """A LoRA and one page of the images generated from it, newest first."""
-        lora, window = await generated_images.detail(
+        """A LoRA and one page of the images generated from it, newest first, grouped
+        into their batches."""
+        lora, window, batches = await gallery_media.detail_page(
             self.db, lora_id, mode=ref.mode, anchor_id=ref.anchor, size=self.images_per_page
         )
         if lora is None:
@@ -195,7 +213,7 @@ class Gallery:
             items[0].id if items else None,
             items[-1].id if items else None,
         )
-        return LoraDetail(lora, items, paging)
+        return LoraDetail(lora, items, paging, batches)
 
     async def find(self, text: str) -> Lora | None:
         """The LoRA a user means by an id or a trigger word."""

@@ -7,7 +7,9 @@ from __future__ import annotations
 from bot.clients.arena_images import small_variant
 from bot.clients.fal_training import TrainingStatus
 from storage.db import DatabaseError
+from storage.gallery_media import Batch, NumberedImage
 from storage.generated_images import GeneratedImage
+from storage.generation_posts import GenerationPost
 from storage.keyset import Mode
 from storage.loras import COMPLETED, Lora, LoraChoice, LoraFilter
 from storage.timefmt import read_time, utc_clock
@@ -17,12 +19,15 @@ from storage.wallets import WalletLink
 
 __all__ = [
     "COMPLETED",
+    "Batch",
     "DatabaseError",
     "GeneratedImage",
+    "GenerationPost",
     "Lora",
     "LoraChoice",
     "LoraFilter",
     "Mode",
+    "NumberedImage",
     "Order",
     "TrainingStatus",
     "WalletLink",

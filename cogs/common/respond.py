@@ -32,8 +32,28 @@ class Target(Enum):
 class Rendered:
     content: str | None
     embeds: list[discord.Embed]
-    view: discord.ui.View | None = None
+    # A `LayoutView` (Components V2) carries all the text itself: then content and
+    # embeds stay empty, as Discord requires with the IS_COMPONENTS_V2 flag.
+    view: discord.ui.View | discord.ui.LayoutView | None = None
     private: bool = False  # shown only to the user even where the page would be public
+
+    @property
+    def is_layout(self) -> bool:
+        return isinstance(self.view, discord.ui.LayoutView)
+
+    def new_message(self) -> dict[str, Any]:
+        """Keyword arguments for a new message (a V2 one sends no content or embeds)."""
+        if self.is_layout:
+            return {"view": self.view}
+        found: dict[str, Any] = {"content": self.content, "embeds": self.embeds}
+        return found if self.view is None else {**found, "view": self.view}
+
+    def edit(self) -> dict[str, Any]:
+        """Keyword arguments for an edit: content and embeds cleared for a V2 layout (so a
+        legacy message, an error with Retry for instance, can become one)."""
+        if self.is_layout:
+            return {"content": None, "embeds": [], "view": self.view}
+        return {"content": self.content, "embeds": self.embeds, "view": self.view}
 
 
 def owner_id(interaction: discord.Interaction[LoraBot]) -> int | None:
@@ -73,24 +93,17 @@ async def deliver(
         raise
     finally:
         task.cancel()
-    view: dict[str, Any] = {} if rendered.view is None else {"view": rendered.view}
     if deferred_publicly and rendered.private:
         await interaction.delete_original_response()
-        await interaction.followup.send(
-            content=rendered.content or "", embeds=rendered.embeds, ephemeral=True, **view
-        )
+        new = rendered.new_message()
+        if not rendered.is_layout:
+            new["content"] = rendered.content or ""
+        await interaction.followup.send(ephemeral=True, **new)
     elif interaction.response.is_done():
-        await interaction.edit_original_response(
-            content=rendered.content, embeds=rendered.embeds, view=rendered.view
-        )
+        await interaction.edit_original_response(**rendered.edit())
     elif target is Target.EDIT:
-        await interaction.response.edit_message(
-            content=rendered.content, embeds=rendered.embeds, view=rendered.view
-        )
+        await interaction.response.edit_message(**rendered.edit())
     else:
         await interaction.response.send_message(
-            content=rendered.content,
-            embeds=rendered.embeds,
-            ephemeral=target is Target.PRIVATE or rendered.private,
-            **view,
+            ephemeral=target is Target.PRIVATE or rendered.private, **rendered.new_message()
         )

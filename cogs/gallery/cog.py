@@ -1,7 +1,7 @@
 """`/loras` (the public gallery) and `/lora` (one LoRA and the images made with it).
 
 Thin: options become a `LoraFilter` or a lookup, the `Gallery` service reads the pages,
-`cogs.views` turns them into embeds and stateless buttons.
+`cogs.gallery.views` turns them into Components V2 layouts with persistent buttons.
 """
 
 from __future__ import annotations
@@ -15,15 +15,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import UserFacingError
-from bot.services.gallery import PageRef, normalise_wallet
+from bot.services.gallery import PageRef, choice_label, normalise_wallet
 from bot.services.records import DatabaseError, LoraChoice, LoraFilter
 from bot.services.text import one_line
 from cogs.common import errors as error_handler
 from cogs.common.id_keys import choices_of
 from cogs.common.respond import Target, deliver
-from cogs.common.text import plain, safe, short_address
+from cogs.common.text import plain, safe
 from cogs.gallery import ids
-from cogs.gallery.render import is_address
 from cogs.gallery.views import (
     DYNAMIC_ITEMS,
     DetailButton,
@@ -40,12 +39,8 @@ AUTOCOMPLETE_TIMEOUT = 2.0
 
 
 def choice_name(choice: LoraChoice) -> str:
-    parts = [plain(choice.trigger_word, 60) or "(no trigger word)"]
-    if choice.steps is not None:
-        parts.append(f"{choice.steps:,} steps")
-    if is_address(choice.wallet_address):
-        parts.append(short_address(choice.wallet_address))
-    return plain(" · ".join(parts), 100)
+    """The same text in every LoRA picker (/generate's autocomplete uses it too)."""
+    return plain(choice_label(choice), 100)
 
 
 class GalleryCog(commands.Cog, name="Gallery"):

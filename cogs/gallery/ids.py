@@ -5,8 +5,9 @@
     lgs:open                                        the "open one LoRA" menu (values: ids, or `*`handle)
 
 `action` is `f` first, `p` previous (newer), `n` next (older), `l` last, `c` the first
-page as a new public message (the Retry of a failed command), `i` the page number
-(a disabled button). Ids of any shape travel as keys of at most 25 characters
+page as a new public message (the Retry of a failed command), `o` the first page as a
+new private message (a gallery card's Open, which leaves the gallery where it is), `i`
+the page number (a disabled button). Ids of any shape travel as keys of at most 25 characters
 (`cogs.common.id_keys`: 32 hex digits of either case in 22 or 23, short ids inline,
 long ones as a handle); a wallet as 27 base64url characters of its 20 bytes. The search comes last, verbatim, so it may
 hold any character including `:`. Anything that does not decode is refused (the user
@@ -45,8 +46,9 @@ _PAGE = re.compile(r"[1-9][0-9]{0,5}")
 NAVIGATION_ACTIONS = {"f": Mode.FIRST, "p": Mode.NEWER, "n": Mode.OLDER, "l": Mode.LAST}
 ACTION_OF_MODE = {mode: action for action, mode in NAVIGATION_ACTIONS.items()}
 NEW_MESSAGE = "c"
+OPEN_PRIVATELY = "o"
 PAGE_NUMBER = "i"
-ACTIONS = {*NAVIGATION_ACTIONS, NEW_MESSAGE, PAGE_NUMBER}
+ACTIONS = {*NAVIGATION_ACTIONS, NEW_MESSAGE, OPEN_PRIVATELY, PAGE_NUMBER}
 
 
 class InvalidCustomId(ValueError):

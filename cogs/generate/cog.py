@@ -8,6 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.services.gallery import choice_label
 from cogs.common.id_keys import choices_of
 from cogs.common.text import plain
 from cogs.generate import flow
@@ -42,4 +43,4 @@ class Generate(commands.Cog, name="Generate"):
     ) -> list[app_commands.Choice[str]]:
         gallery = self.bot.services.gallery
         found = await gallery.suggest(current[:100])
-        return await choices_of(gallery, found, lambda c: plain(c.trigger_word, 100) or c.id[:100])
+        return await choices_of(gallery, found, lambda c: plain(choice_label(c), 100) or c.id[:100])

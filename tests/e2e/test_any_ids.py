@@ -1,7 +1,7 @@
 """Ids of every shape the shared database may hold, end to end (the real bot against the
 Discord emulator, the embedded database, a fake fal): rows written as the web app writes
 them (`hex(randomblob(16))`, UPPER case, in SQL), UUIDs, and 300-character ids (carried
-by handles). The gallery pages both ways, the menu and `/lora` open them, Generate,
+by handles). The gallery pages both ways, its Open buttons and `/lora` open them, Generate,
 the result's Open LoRA and a finished training's buttons all reach exactly that row."""
 
 from __future__ import annotations
@@ -15,20 +15,11 @@ import pytest
 from bot.app import LoraBot
 from bot.services.records import WatchedTraining
 from bot.services.training.watcher import TrainingOutcome
+from cogs.common.id_keys import read_handles
+from cogs.generate.ids import checked_key
 from cogs.training.notifier import DiscordTrainingNotifier
 from tests.e2e.conftest import BotHarness
-from tests.e2e.test_gallery import (
-    ALICE,
-    BOB,
-    CHANNEL,
-    EPHEMERAL,
-    button,
-    buttons,
-    click,
-    open_gallery,
-    page_of,
-    titles,
-)
+from tests.e2e.test_gallery import ALICE, BOB, CHANNEL, EPHEMERAL, click, open_gallery
 from tests.e2e.test_generate import fal, generating_bot, wait_thread_message
 from tests.fakes.discord import DiscordEmulator
 from tests.fakes.fal import FakeFal
@@ -42,6 +33,7 @@ from tests.support.gallery_rows import (
     link_wallet,
     lora_row,
 )
+from tests.support.v2_messages import button, buttons, page_of, texts, titles
 
 __all__ = ["fal"]  # the fixture, shared with test_generate
 SHAPES = ["web app", "uuid", "300 characters"]
@@ -98,10 +90,14 @@ async def seed_images(bot: LoraBot, shape: str, lora_id: str, count: int) -> Non
     await insert_images(bot.db, rows)
 
 
-def shows(message: dict[str, Any], row_id: str) -> bool:
-    """The detail card's footer names this id (a long one shortened with `…`)."""
-    text = message["embeds"][0]["footer"]["text"].split("ID ", 1)[1]
-    return text == row_id or (text.endswith("…") and row_id.startswith(text[:-1]))
+async def shows(bot: LoraBot, message: dict[str, Any], row_id: str) -> bool:
+    """The detail page is this row's: its Generate button carries exactly this id (the
+    page shows no raw id), resolved as the bot resolves it (handles for long ids)."""
+    custom_id = button(message, "Generate")["custom_id"]
+    assert custom_id.startswith("gen:open:")
+    key = custom_id.removeprefix("gen:open:")
+    handles = await read_handles(bot.services.gallery, custom_id)
+    return checked_key(key, handles) == row_id and len(titles(message)) == 1
 
 
 def custom_ids(message: dict[str, Any]) -> list[str]:
@@ -119,10 +115,10 @@ async def test_the_gallery_pages_both_ways_and_opens_every_shape(
     harness: BotHarness, emulator: DiscordEmulator, shape: str
 ) -> None:
     async with harness.running() as bot:
-        ids = await seed_loras(bot, shape, 5)
+        ids = await seed_loras(bot, shape, 12)
         message = await open_gallery(emulator)
         assert_fits(message)
-        labels = [b.get("label") for b in buttons(message)][:5]
+        labels = [b.get("label") for b in buttons(message)][-6:-1]  # then the menu
         assert labels == ["« First", "‹ Previous", "Page 1 of 3", "Next ›", "Last »"]
         seen = [(page_of(message), titles(message))]
         while not button(message, "Next ›").get("disabled"):
@@ -130,20 +126,22 @@ async def test_the_gallery_pages_both_ways_and_opens_every_shape(
             message = emulator.message(message["id"])
             assert_fits(message)
             seen.append((page_of(message), titles(message)))
-        assert seen == [("1/3", ["w4", "w3"]), ("2/3", ["w2", "w1"]), ("3/3", ["w0"])]
+        assert seen == [
+            ("1/3", ["w11", "w10", "w9", "w8", "w7"]),
+            ("2/3", ["w6", "w5", "w4", "w3", "w2"]),
+            ("3/3", ["w1", "w0"]),
+        ]
         back = []
         while not button(message, "‹ Previous").get("disabled"):
             await click(emulator, message, "‹ Previous")
             message = emulator.message(message["id"])
             back.append((page_of(message), titles(message)))
         assert back == seen[-2::-1]
-        # The menu opens exactly the chosen LoRA, with its Generate button.
-        menu = next(b for b in buttons(message) if b.get("custom_id") == "lgs:open")
-        chosen = next(o["value"] for o in menu["options"] if o["label"] == "w3")
-        ix = await emulator.select(message, "lgs:open", [chosen], user_id=BOB)
+        # A card's Open opens exactly its LoRA, with its Generate button.
+        ix = await emulator.click(message, open_button(message, "w9"), user_id=BOB)
         detail = await ix.original()
-        assert titles(detail) == ["w3"]
-        assert shows(detail, ids[3])
+        assert titles(detail) == ["w9"]
+        assert await shows(bot, detail, ids[9])
         assert not button(detail, "Generate").get("disabled")
         assert_fits(detail)
 
@@ -154,7 +152,7 @@ async def test_lora_shows_generate_and_pages_its_images(
 ) -> None:
     async with harness.running() as bot:
         ids = await seed_loras(bot, shape, 2)
-        await seed_images(bot, shape, ids[1], 6)
+        await seed_images(bot, shape, ids[1], 10)
         # What /lora is given: the autocomplete's value (the id, or a handle for a long one).
         choices = await emulator.autocomplete("lora", focused="lora", value="w1")
         assert [c["name"].split(" · ")[0] for c in choices] == ["w1"]
@@ -164,26 +162,35 @@ async def test_lora_shows_generate_and_pages_its_images(
             "lora", user_id=ALICE, channel_id=CHANNEL, options={"lora": value}
         )
         detail = await ix.original()
-        assert shows(detail, ids[1])
+        assert await shows(bot, detail, ids[1])
         assert not button(detail, "Generate").get("disabled")
         assert_fits(detail)
         first = page_of_images(detail)
-        assert first == "Images 1–4 of 6 · page 1 of 2"
+        assert first == "1/2 **Generated images** 1–8 of 10, newest first"
         await click(emulator, detail, "Next ›")
         moved = emulator.message(detail["id"])
-        assert page_of_images(moved) == "Images 5–6 of 6 · page 2 of 2"
-        assert shows(moved, ids[1])
+        assert page_of_images(moved) == "2/2 **Generated images** 9–10 of 10, newest first"
+        assert await shows(bot, moved, ids[1])
         await click(emulator, moved, "‹ Previous")
         assert page_of_images(emulator.message(detail["id"])) == first
         if shape == "web app":  # typed in lower case, it is still found
             ix = await emulator.run_command(
                 "lora", user_id=ALICE, channel_id=CHANNEL, options={"lora": ids[0].lower()}
             )
-            assert shows((await ix.original()), ids[0])
+            assert await shows(bot, (await ix.original()), ids[0])
 
 
 def page_of_images(message: dict[str, Any]) -> str:
-    return str(message["embeds"][0]["footer"]["text"].split(" · ID ")[0])
+    header = next(line for line in texts(message).split("\n") if line.startswith("**Generated"))
+    return f"{page_of(message)} {header}"
+
+
+def open_button(message: dict[str, Any], name: str) -> str:
+    """The custom_id of the Open button on the card of the LoRA called `name`."""
+    opens = [b["custom_id"] for b in buttons(message) if b.get("label") == "Open"]
+    names = titles(message)
+    assert len(opens) == len(names)
+    return opens[names.index(name)]
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -195,9 +202,8 @@ async def test_generate_and_open_lora_reach_exactly_that_row(
         ids = await seed_loras(bot, shape, 2)
         if shape == "web app":  # a near twin: the same id in lower case, another LoRA
             await insert_loras(bot.db, [lora_row(trigger_word="twin", lora_id=ids[1].lower())])
-        ix = await emulator.select(
-            await open_gallery(emulator), "lgs:open", [await menu_value(emulator, "w1")]
-        )
+        gallery = await open_gallery(emulator)
+        ix = await emulator.click(gallery, open_button(gallery, "w1"))
         detail = await ix.original()
         opened = await emulator.click(
             detail, button(detail, "Generate")["custom_id"], user_id=ALICE
@@ -224,17 +230,7 @@ async def test_generate_and_open_lora_reach_exactly_that_row(
         )
         shown = await lora_ix.original()
         assert shown["flags"] & EPHEMERAL
-        assert shows(shown, ids[1])
-
-
-async def menu_value(emulator: DiscordEmulator, label: str) -> str:
-    message = next(
-        m
-        for m in reversed(emulator.channel_messages(CHANNEL))
-        if any(b.get("custom_id") == "lgs:open" for b in buttons(m))
-    )
-    menu = next(b for b in buttons(message) if b.get("custom_id") == "lgs:open")
-    return str(next(o["value"] for o in menu["options"] if o["label"] == label))
+        assert await shows(bot, shown, ids[1])
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -262,6 +258,6 @@ async def test_a_finished_training_offers_open_and_generate(
         assert [b.get("label") for b in buttons(message)] == ["Open in gallery", "Generate images"]
         assert_fits(message)
         opened = await emulator.click(message, button(message, "Open in gallery")["custom_id"])
-        assert shows((await opened.original()), ids[0])
+        assert await shows(bot, (await opened.original()), ids[0])
         generate = await emulator.click(message, button(message, "Generate images")["custom_id"])
         assert (await generate.modal())["title"] == "Generate four images"

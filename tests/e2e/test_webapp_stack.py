@@ -17,6 +17,7 @@ from tests.e2e.test_train import ALICE, buttons, mention, preview, services, tra
 from tests.fakes.discord import DiscordEmulator
 from tests.fakes.fal import FakeFal
 from tests.support.gallery_rows import WALLET_A, insert_loras, link_wallet, lora_row
+from tests.support.v2_messages import titles, walk
 from tests.support.webapp import WebApp, WebAppError
 
 __all__ = ["image_fal", "services"]  # fixtures used here
@@ -171,11 +172,11 @@ async def web_app_loras(webapp: WebApp, fal_ids: list[str], count: int) -> list[
 
 
 def components(message: dict[str, Any]) -> dict[str, str]:
+    """label -> custom_id (or url) of every button, nested ones (Components V2) included."""
     found = {}
-    for row in message.get("components", []):
-        for c in row.get("components", []):
-            if "label" in c:
-                found[c["label"]] = c.get("custom_id") or c.get("url", "")
+    for c in walk(message.get("components")):
+        if c.get("type") == 2 and "label" in c:
+            found[c["label"]] = c.get("custom_id") or c.get("url", "")
     return found
 
 
@@ -242,7 +243,7 @@ async def test_web_app_loras_are_browsed_opened_and_generated_from_in_discord(
 ) -> None:
     async with generating_bot(harness, image_fal) as bot:
         await link_wallet(bot.db, ALICE, WALLET_A)
-        ids = await web_app_loras(webapp, [], 5)
+        ids = await web_app_loras(webapp, [], 12)  # three gallery pages of five
         assert all(i == i.upper() and len(i) == 32 for i in ids)  # hex(randomblob(16))
         gallery = await (
             await emulator.run_command("loras", user_id=ALICE, channel_id=7)
@@ -252,11 +253,11 @@ async def test_web_app_loras_are_browsed_opened_and_generated_from_in_discord(
         nxt = await emulator.click(gallery, first_page["Next ›"], user_id=ALICE)
         await nxt.response()
         second = emulator.world.messages[int(gallery["id"])]
-        assert "web2" in str(second["embeds"]) and "web4" not in str(second["embeds"])
+        assert titles(second) == ["web6", "web5", "web4", "web3", "web2"]
         back = await emulator.click(second, components(second)["‹ Previous"], user_id=ALICE)
         await back.response()
         again = emulator.world.messages[int(gallery["id"])]
-        assert "web4" in str(again["embeds"])
+        assert titles(again) == ["web11", "web10", "web9", "web8", "web7"]
         # /lora on a web-app LoRA: Generate is there, and it generates.
         detail = await (
             await emulator.run_command(

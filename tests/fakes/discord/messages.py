@@ -28,6 +28,11 @@ SETTABLE_FLAGS = SUPPRESS_EMBEDS | SUPPRESS_NOTIFICATIONS | IS_VOICE_MESSAGE | I
 MAX_CONTENT = 2000
 MAX_EMBED_TOTAL = 6000
 V2_COMPONENT_TYPES = {9, 10, 11, 12, 13, 14, 17}
+# Components V2 (discord-api-docs, "Component Reference"): a message holds at most 40
+# components, nested ones included, and 4000 characters of text across its text displays.
+# The JSON schema checks each component's shape; these totals span the whole message.
+MAX_V2_COMPONENTS = 40
+MAX_V2_TEXT = 4000
 
 _USER_MENTION = re.compile(r"<@!?(\d+)>")
 _ROLE_MENTION = re.compile(r"<@&(\d+)>")
@@ -118,6 +123,8 @@ def check_message_body(body: dict[str, Any], uploads: list[Upload], *, creating:
             ],
             "components",
         )
+    if flags & IS_COMPONENTS_V2:
+        check_v2_totals(components)
     if flags & IS_COMPONENTS_V2 and (body.get("content") or body.get("embeds")):
         raise invalid_form_body(
             [
@@ -140,6 +147,68 @@ def check_message_body(body: dict[str, Any], uploads: list[Upload], *, creating:
         )
     ):
         raise DiscordError(400, 50006, "Cannot send an empty message", violation="empty_message")
+
+
+def check_v2_totals(components: list[dict[str, Any]]) -> None:
+    """The limits of a Components V2 message as a whole (each part's shape is the schema's)."""
+    every = list(walk_components(components))
+    if len(every) > MAX_V2_COMPONENTS:
+        raise invalid_form_body(
+            [
+                FieldError(
+                    ("components",),
+                    "BASE_TYPE_MAX_LENGTH",
+                    f"Must be {MAX_V2_COMPONENTS} or fewer in length ({len(every)} components).",
+                )
+            ],
+            "components_v2_too_many",
+        )
+    text = sum(
+        len(c["content"])
+        for c in every
+        if c.get("type") == 10 and isinstance(c.get("content"), str)
+    )
+    if text > MAX_V2_TEXT:
+        raise invalid_form_body(
+            [
+                FieldError(
+                    ("components",),
+                    "BASE_TYPE_MAX_LENGTH",
+                    f"Text displays must hold {MAX_V2_TEXT} or fewer characters ({text}).",
+                )
+            ],
+            "components_v2_text_too_long",
+        )
+
+
+def check_v2_edit(message: dict[str, Any], body: dict[str, Any]) -> None:
+    """Once a message has IS_COMPONENTS_V2 the flag cannot be removed, and the message
+    cannot get content or embeds back (discord-api-docs, message flags)."""
+    if not message["flags"] & IS_COMPONENTS_V2:
+        return
+    flags = body.get("flags")
+    if flags is not None and not flags & IS_COMPONENTS_V2:
+        raise invalid_form_body(
+            [
+                FieldError(
+                    ("flags",),
+                    "MESSAGE_CANNOT_REMOVE_COMPONENTS_V2_FLAG",
+                    "The IS_COMPONENTS_V2 flag cannot be removed from a message",
+                )
+            ],
+            "components_v2_flag_removed",
+        )
+    if body.get("content") or body.get("embeds"):
+        raise invalid_form_body(
+            [
+                FieldError(
+                    ("content",),
+                    "MESSAGE_CANNOT_USE_LEGACY_FIELDS_WITH_COMPONENTS_V2",
+                    "content and embeds cannot be used with IS_COMPONENTS_V2",
+                )
+            ],
+            "components",
+        )
 
 
 def _embed_size(embed: dict[str, Any]) -> int:
@@ -361,6 +430,7 @@ def edit_message(
     world: World, message: dict[str, Any], body: dict[str, Any], uploads: list[Upload]
 ) -> dict[str, Any]:
     """Apply a PATCH body to a stored message (in place) and return it."""
+    check_v2_edit(message, body)
     channel_id = int(message["channel_id"])
     ephemeral = bool(message["flags"] & EPHEMERAL)
     if "content" in body:

@@ -113,3 +113,11 @@ def test_random_ids_never_raise_anything_else() -> None:
         rng.shuffle(fields)
         with contextlib.suppress(ids.InvalidCustomId):
             ids.parse_gallery_id("lg:" + ":".join(fields))
+
+
+@pytest.mark.parametrize("lora_id", [new_id(), new_id().upper(), "short-id"])
+def test_a_cards_open_button_round_trips(lora_id: str) -> None:
+    custom_id = ids.detail_id(lora_id, PageRef(), action=ids.OPEN_PRIVATELY)
+    assert custom_id is not None and custom_id.startswith("ld:o:1:")
+    state = ids.parse_detail_id(custom_id)
+    assert (state.action, state.ref, state.lora_id) == (ids.OPEN_PRIVATELY, PageRef(), lora_id)

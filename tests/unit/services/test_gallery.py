@@ -109,3 +109,63 @@ async def test_detail_pages_through_generated_images(db: Database) -> None:
     last = await gallery.detail(lora["id"], PageRef(Mode.LAST, 3))
     assert last is not None and [i.prompt for i in last.images] == ["p0"]
     assert await gallery.detail("0" * 32) is None
+
+
+async def _bot_batch(db: Database, lora_id: str, images: list[dict[str, object]]) -> str:
+    batch_id = "batch-" + str(images[0]["id"])
+    await db.execute(
+        "INSERT INTO generation_batches (id, wallet_address, discord_user_id, lora_training_id, "
+        "prompt, status, image_count, created_at, finished_at) "
+        "VALUES (?, ?, '42', ?, ?, 'completed', ?, ?, ?)",
+        (batch_id, images[0]["wallet_address"], lora_id, images[0]["prompt"], len(images),
+         images[0]["created_at"], images[0]["created_at"]),
+    )  # fmt: skip
+    await insert_images(db, images)
+    for image in images:
+        await db.execute(
+            "INSERT INTO batch_images (image_id, batch_id) VALUES (?, ?)", (image["id"], batch_id)
+        )
+    return batch_id
+
+
+async def test_images_are_grouped_into_their_batches_in_the_order_made(db: Database) -> None:
+    subject = lora_row()
+    await insert_loras(db, [subject])
+    # The web app: one request's four images share LoRA, wallet, prompt and time.
+    web = [image_row(subject["id"], minutes=1, prompt="web") for _ in range(4)]
+    # Same time and wallet, another prompt: another request.
+    other = [image_row(subject["id"], minutes=1, prompt="other") for _ in range(2)]
+    await insert_images(db, web)
+    await insert_images(db, other)
+    # The bot's batch, with exactly the web batch's key: told apart by batch_images.
+    bot = [image_row(subject["id"], minutes=1, prompt="web") for _ in range(3)]
+    batch_id = await _bot_batch(db, subject["id"], bot)
+    gallery = Gallery(db, page_size=2, images_per_page=12)
+    detail = await gallery.detail(subject["id"])
+    assert detail is not None
+    found = {
+        (b.batch_id, b.prompt): ([n.image.id for n in b.images], [n.number for n in b.images])
+        for b in detail.batches
+    }
+    assert found == {
+        (None, "web"): ([i["id"] for i in web], [1, 2, 3, 4]),
+        (None, "other"): ([i["id"] for i in other], [1, 2]),
+        (batch_id, "web"): ([i["id"] for i in bot], [1, 2, 3]),
+    }
+    bot_batch = next(b for b in detail.batches if b.batch_id == batch_id)
+    assert bot_batch.discord_user_id == "42" and bot_batch.post is None and bot_batch.size == 3
+    # A page that holds part of a batch numbers its images within the whole batch.
+    small = await Gallery(db, page_size=2, images_per_page=1).detail(subject["id"])
+    assert small is not None
+    [only] = small.batches
+    assert only.size in (2, 3, 4) and len(only.images) == 1
+    assert 1 <= only.images[0].number <= only.size
+
+
+async def test_a_page_carries_each_loras_newest_generated_image(db: Database) -> None:
+    made, unmade = lora_row(minutes=2), lora_row(minutes=1)
+    await insert_loras(db, [made, unmade])
+    images = [image_row(made["id"], minutes=m) for m in (5, 9, 7)]
+    await insert_images(db, images)
+    page = await Gallery(db, page_size=5).page(LoraFilter(), fresh=True)
+    assert dict(page.generated) == {made["id"]: images[1]["image_url"]}
