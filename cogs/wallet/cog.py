@@ -12,7 +12,13 @@ from discord.ext import commands
 from bot.errors import Moment
 from bot.services.wallet.links import LinkResult
 from cogs.common.text import discord_moment, short_address
-from cogs.wallet.render import instructions_embed, link_page_url, linked_embed
+from cogs.wallet.render import (
+    instructions_embed,
+    link_page_url,
+    linked_embed,
+    message_content,
+    message_files,
+)
 from cogs.wallet.views import DYNAMIC_ITEMS, LinkView, UnlinkButton
 
 if TYPE_CHECKING:
@@ -39,7 +45,11 @@ class Wallet(
     async def link(
         self, interaction: discord.Interaction[LoraBot], address: str | None = None
     ) -> None:
-        challenge = await self.linker.start(interaction.user.id, interaction.user.name)
+        challenge = await self.linker.start(
+            interaction.user.id,
+            interaction.user.name,
+            guild_name=interaction.guild.name if interaction.guild else None,
+        )
         text = None
         if address:
             text = await self.linker.message_for(
@@ -47,8 +57,10 @@ class Wallet(
             )
         page = link_page_url(self.bot.settings.public_base_url, challenge.token)
         callback = await interaction.response.send_message(
+            content=message_content(text),
             embed=instructions_embed(text, page is not None),
-            view=LinkView(challenge.token, page),
+            files=message_files(text),
+            view=LinkView(challenge.token, page, has_message=text is not None),
             ephemeral=True,
         )
         if callback.message_id is not None and self.bot.application_id is not None:
@@ -100,7 +112,11 @@ class Wallet(
         )
         try:
             await webhook.edit_message(
-                challenge.message_id, embed=linked_embed(result.address, result.proof), view=None
+                challenge.message_id,
+                content=None,
+                embed=linked_embed(result.address, result.proof),
+                attachments=[],
+                view=None,
             )
         except discord.HTTPException:
             # Past 15 minutes Discord no longer accepts edits; the link itself stands.

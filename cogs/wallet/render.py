@@ -1,10 +1,22 @@
-"""What /wallet shows: instructions, the message to sign, the linked wallet."""
+"""What /wallet shows: instructions, the message to sign, the linked wallet.
+
+The message to sign travels as the message's plain content, in a code block, never in
+an embed: Discord's phone apps cannot select text inside an embed, but can copy a
+message's content (long press, Copy Text). A message too long for content (2,000
+characters) goes as a `.txt` attachment instead.
+"""
 
 from __future__ import annotations
+
+import io
 
 import discord
 
 from cogs.common.text import basescan_address_url, code_block, short_address
+
+SIGN_ELSEWHERE = "Sign elsewhere"  # asks for the address, then shows the message to sign
+PASTE_SIGNATURE = "Paste signature"  # once the message is shown
+_CONTENT_MAX = 2000
 
 
 def linked_embed(address: str, proof: str) -> discord.Embed:
@@ -24,28 +36,48 @@ def linked_embed(address: str, proof: str) -> discord.Embed:
 def instructions_embed(message_text: str | None, has_page: bool) -> discord.Embed:
     if message_text is None:
         steps = (
-            "Press **Paste signature**, enter your wallet address, then sign the message "
+            f"Press **{SIGN_ELSEWHERE}**, enter your wallet address, then sign the message "
             "it shows with that wallet and paste the signature."
         )
         if has_page:
             steps = (
                 "Press **Open signing page** to sign with a browser wallet (MetaMask, "
-                "Coinbase Wallet, Rabby…).\nOr: " + steps[0].lower() + steps[1:]
+                "Coinbase Wallet, Rabby…); on a phone it offers to open in your wallet "
+                "app.\nOr: " + steps[0].lower() + steps[1:]
             )
         return discord.Embed(
             title="Link your wallet",
             description=steps + "\nThis link works once and expires in 10 minutes.",
             colour=discord.Colour.blurple(),
         )
+    where = "above" if fits_in_content(message_text) else "in the attached message.txt"
     return discord.Embed(
         title="Sign this exact message",
         description=(
-            "Sign it with `personal_sign` (e.g. `cast wallet sign`, a hardware wallet, or "
-            "Etherscan's signing tool), then press **Paste signature**.\n"
-            + code_block(message_text, 3800)
+            f"Copy the message {where} (on a phone: long-press it, Copy Text), sign it "
+            "with `personal_sign` (e.g. `cast wallet sign`, a hardware wallet, or "
+            f"Etherscan's signing tool), then press **{PASTE_SIGNATURE}**."
         ),
         colour=discord.Colour.blurple(),
     )
+
+
+def fits_in_content(message_text: str) -> bool:
+    return len(code_block(message_text, 10**6)) <= _CONTENT_MAX
+
+
+def message_content(message_text: str | None) -> str | None:
+    """The message to sign as copyable content (None: none yet, or sent as a file)."""
+    if message_text is None or not fits_in_content(message_text):
+        return None
+    return code_block(message_text, _CONTENT_MAX)
+
+
+def message_files(message_text: str | None) -> list[discord.File]:
+    """The message as `message.txt` when it is too long for the content."""
+    if message_text is None or fits_in_content(message_text):
+        return []
+    return [discord.File(io.BytesIO(message_text.encode()), filename="message.txt")]
 
 
 def link_page_url(public_base_url: object, token: str) -> str | None:

@@ -92,7 +92,9 @@ async def test_link_by_pasting_a_signature_then_unlink(
         ix = await emulator.run_command("wallet link", user_id=42, channel_id=7)
         original = await ix.original()
         assert all(not b.get("url") for b in buttons(original))  # no page without a URL
-        paste_id = next(b["custom_id"] for b in buttons(original))
+        (elsewhere,) = buttons(original)
+        assert elsewhere["label"] == "Sign elsewhere"  # it asks for the address first
+        paste_id = elsewhere["custom_id"]
         token = paste_id.split(":")[-1]
 
         click = await emulator.click(original, paste_id, user_id=42)
@@ -103,10 +105,17 @@ async def test_link_by_pasting_a_signature_then_unlink(
         )
         update = await submitted.response()
         assert update["type"] == 7
-        description = update["data"]["embeds"][0]["description"]
-        text = description.split("```\n", 1)[1].rsplit("\n```", 1)[0]
+        # The message to sign is the message's own content (phones can copy that, not
+        # an embed's text), in a code block; the embed only says what to do with it.
+        content = update["data"]["content"]
+        assert content.startswith("```\n") and content.endswith("\n```")
+        text = content.removeprefix("```\n").removesuffix("\n```")
         assert text.startswith("bot.example wants you to sign in")
         assert key.address in text
+        assert key.address not in str(update["data"]["embeds"])
+        assert "Paste signature" in update["data"]["embeds"][0]["description"]
+        (paste,) = update["data"]["components"][0]["components"]
+        assert (paste["label"], paste["custom_id"]) == ("Paste signature", paste_id)
 
         click = await emulator.click(original["id"], paste_id, user_id=42)
         modal = await click.modal()
@@ -126,6 +135,7 @@ async def test_link_by_pasting_a_signature_then_unlink(
         await done.response()
         linked = await done.original()
         assert linked["embeds"][0]["title"].startswith("Linked 0x")
+        assert not linked.get("content")  # the message to sign is gone with the link made
 
         unlink = await emulator.run_command("wallet unlink", user_id=42, channel_id=7)
         prompt = await unlink.original()
