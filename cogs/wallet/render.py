@@ -1,9 +1,10 @@
 """What /wallet shows: instructions, the message to sign, the linked wallet.
 
 The message to sign travels as the message's plain content, in a code block, never in
-an embed: Discord's phone apps cannot select text inside an embed, but can copy a
-message's content (long press, Copy Text). A message too long for content (2,000
-characters) goes as a `.txt` attachment instead.
+an embed: Discord's phone apps cannot select text inside an embed. It is also attached
+as `message.txt`, byte for byte: copying a whole message on a phone (long press, Copy
+Text) takes the code block's ``` fences with it, and a signature covers every byte. A
+message too long for content (2,000 characters) goes only as the attachment.
 """
 
 from __future__ import annotations
@@ -50,13 +51,18 @@ def instructions_embed(message_text: str | None, has_page: bool) -> discord.Embe
             description=steps + "\nThis link works once and expires in 10 minutes.",
             colour=discord.Colour.blurple(),
         )
-    where = "above" if fits_in_content(message_text) else "in the attached message.txt"
+    where = (
+        "above, or from the attached message.txt (on a phone, use the file: copying the "
+        "message itself also copies the ``` marks)"
+        if fits_in_content(message_text)
+        else "from the attached message.txt"
+    )
     return discord.Embed(
         title="Sign this exact message",
         description=(
-            f"Copy the message {where} (on a phone: long-press it, Copy Text), sign it "
-            "with `personal_sign` (e.g. `cast wallet sign`, a hardware wallet, or "
-            f"Etherscan's signing tool), then press **{PASTE_SIGNATURE}**."
+            f"Copy the message {where}, sign it with `personal_sign` (e.g. "
+            "`cast wallet sign`, a hardware wallet, or Etherscan's signing tool), then "
+            f"press **{PASTE_SIGNATURE}**."
         ),
         colour=discord.Colour.blurple(),
     )
@@ -74,8 +80,8 @@ def message_content(message_text: str | None) -> str | None:
 
 
 def message_files(message_text: str | None) -> list[discord.File]:
-    """The message as `message.txt` when it is too long for the content."""
-    if message_text is None or fits_in_content(message_text):
+    """The message as `message.txt`, exactly the bytes to sign."""
+    if message_text is None:
         return []
     return [discord.File(io.BytesIO(message_text.encode()), filename="message.txt")]
 

@@ -7,6 +7,7 @@ Discord user and server, and a dead link says so without asking any wallet."""
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
@@ -214,7 +215,10 @@ async def test_payment_page_on_a_phone_shows_apps_link_and_qr(
         request = f"ethereum:{treasury}@8453?value={wei}"
 
         # Discord: amount, treasury and request are copyable content; the QR attached.
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / "train-preview-payment.json").write_text(json.dumps(shown, indent=2))
         content = shown["content"]
+        assert len(content) <= 2000
         for copyable in (format_eth(wei).removesuffix(" ETH"), treasury, request):
             assert f"```\n{copyable}\n```" in content, (copyable, content)
         (qr_file,) = shown["attachments"]

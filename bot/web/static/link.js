@@ -119,7 +119,7 @@
       const inApp = WalletApps.isPhone() && WalletApps.render($("app-list"), walletApps);
       show("open-in-app", inApp);
       // Below the wallet apps, only the way that needs no wallet in a browser is left.
-      $("no-wallet-title").textContent = inApp ? "Or sign elsewhere" : "No browser wallet found";
+      $("no-wallet-title").textContent = inApp ? "No wallet app?" : "No browser wallet found";
       show("no-wallet-browser", !inApp);
       show("no-wallet", true);
       return;
