@@ -127,6 +127,24 @@ async def test_signing_page_on_a_phone_offers_wallet_apps_first(
         assert "Sign elsewhere" in (await page.locator("#no-wallet").text_content() or "")
 
 
+async def test_a_touch_screen_with_a_narrow_viewport_counts_as_a_phone(
+    harness: BotHarness, emulator: DiscordEmulator, browser: Browser
+) -> None:
+    # iPadOS and some Android browsers send a desktop user agent.
+    context = await browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True)
+    port = free_port()
+    try:
+        async with harness.running(http_port=port, public_base_url=f"http://127.0.0.1:{port}"):
+            url = await link_url(emulator)
+            page = await context.new_page()
+            await page.goto(url)
+            await page.locator("#open-in-app").wait_for(state="visible", timeout=5_000)
+            assert "Mobi" not in await page.evaluate("navigator.userAgent")
+            check_wallet_links(await app_links(page), url)
+    finally:
+        await context.close()
+
+
 async def test_signing_page_in_a_wallet_apps_browser_connects_instead(
     harness: BotHarness, emulator: DiscordEmulator, phone: BrowserContext
 ) -> None:
@@ -188,6 +206,7 @@ async def test_payment_page_on_a_phone_shows_apps_link_and_qr(
     harness: BotHarness,
     emulator: DiscordEmulator,
     services: Any,
+    browser: Browser,
     phone: BrowserContext,
     anvil_node: AnvilNode,
     chain: DevChain,
@@ -249,6 +268,20 @@ async def test_payment_page_on_a_phone_shows_apps_link_and_qr(
         assert await page.locator("#for").text_content() == (
             f"For @alice in the Discord server “{SERVER}”."
         )
+
+        # A desktop browser without a wallet: the QR code to scan with a phone, and no
+        # wallet-app links (they only work on the phone itself).
+        desktop = await browser.new_page()
+        await desktop.goto(pay_url)
+        await desktop.locator("#any-wallet").wait_for(state="visible", timeout=5_000)
+        await desktop.wait_for_function(
+            "(() => { const img = document.getElementById('qr');"
+            " return img.complete && img.naturalWidth > 0; })()",
+            timeout=5_000,
+        )
+        assert not await desktop.locator("#open-in-app").is_visible()
+        assert await decode_qr(desktop, "#qr") == [request]
+        await desktop.screenshot(path=str(ARTIFACTS / "pay-page-desktop-no-wallet.png"))
 
 
 async def test_a_dead_payment_link_on_a_phone_asks_no_wallet(
