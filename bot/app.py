@@ -100,8 +100,11 @@ class LoraBot(commands.AutoShardedBot):
             headers={"User-Agent": "lora-trainer-bot"},
         )
         self.services = services = await build_services(self.settings, self.db, self.http_session)
-        self.web.add_routes(link_routes(services.wallet_links, self._announce_link))
-        self.web.add_routes(pay_routes(services.training))
+        base = str(self.settings.public_base_url) if self.settings.public_base_url else None
+        self.web.add_routes(
+            link_routes(services.wallet_links, self._announce_link, public_base_url=base)
+        )
+        self.web.add_routes(pay_routes(services.training, public_base_url=base))
         if services.webhooks is not None:
             self.web.add_routes(fal_webhook_routes(services.webhooks))
         await services.release_stale()

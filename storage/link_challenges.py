@@ -16,7 +16,7 @@ from storage.timefmt import iso, parse_time
 _COLUMNS = (
     "token, discord_user_id, discord_user_name, nonce, address, message, created_at, "
     "expires_at, consumed_at, application_id, interaction_token, message_id, request_id, "
-    "signature_attempts"
+    "signature_attempts, guild_name"
 )
 
 
@@ -39,6 +39,9 @@ class Challenge:
     request_id: str | None = None
     # Signature checks started for this token (see `reserve_attempt`).
     signature_attempts: int = 0
+    # The Discord server the link was asked for in (None: a direct message, or a row
+    # made before migration 0040). The signing page names it.
+    guild_name: str | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Challenge:
@@ -60,6 +63,7 @@ class Challenge:
             message_id=as_int(row["message_id"]),
             request_id=row["request_id"],
             signature_attempts=int(row["signature_attempts"] or 0),
+            guild_name=row["guild_name"],
         )
 
 
@@ -95,7 +99,7 @@ def in_db_create(
             return OpenCount(open_now, recent, row["oldest"] if row else None)
         conn.execute(
             "INSERT INTO siwe_challenges (token, discord_user_id, discord_user_name, nonce, "
-            "created_at, expires_at, request_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "created_at, expires_at, request_id, guild_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 challenge.token,
                 user,
@@ -104,6 +108,7 @@ def in_db_create(
                 challenge.created_at,
                 challenge.expires_at,
                 challenge.request_id,
+                challenge.guild_name,
             ),
         )
     return None

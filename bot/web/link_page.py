@@ -2,7 +2,8 @@
 
 The page is static HTML and a small script; it talks to three JSON endpoints here:
 `GET /link/<token>/status` (whether the link can still be used, asked before any
-wallet is), `GET /link/<token>/message?address=0x…` (the exact text to sign) and
+wallet is; for an open one also whom and which server it is for, and the links that
+reopen the page in a phone's wallet app, `bot.web.wallet_apps`), `GET /link/<token>/message?address=0x…` (the exact text to sign) and
 `POST /link/<token>` with `{"signature": "0x…"}`. The page never sends the message
 back: the server verifies the text it stored. The JSON endpoints share one
 per-address rate limit (`bot.web.ratelimit`); the token has its own attempt limit.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -25,6 +27,7 @@ from bot.web.responses import (
     refusal,
     static_file,
 )
+from bot.web.wallet_apps import as_json, wallet_app_links
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +37,22 @@ _STATIC = {
     "link.js": "text/javascript",
     "link.css": "text/css",
     "pay.js": "text/javascript",
+    "wallet-apps.js": "text/javascript",
 }
 
 
+def page_url(public_base_url: str | None, request: web.Request, path: str) -> str:
+    """The page's own public address (as Discord linked it), for the wallet-app links."""
+    base = public_base_url or f"{request.scheme}://{request.host}"
+    return base.rstrip("/") + path
+
+
 def link_routes(
-    linker: WalletLinker, on_linked: OnLinked, limiter: SlidingWindowLimiter | None = None
+    linker: WalletLinker,
+    on_linked: OnLinked,
+    limiter: SlidingWindowLimiter | None = None,
+    *,
+    public_base_url: str | None = None,
 ) -> list[web.RouteDef]:
     html = static_file("link.html")
     limit = (limiter or SlidingWindowLimiter()).guard
@@ -55,14 +69,24 @@ def link_routes(
         )
 
     async def status(request: web.Request) -> web.Response:
+        token = request.match_info["token"]
         try:
-            expires = await linker.check_open(request.match_info["token"])
+            link = await linker.open_link(token)
         except LinkRefused as refused:
             # Unknown, used, expired or out of attempts: the page says so, asks no wallet.
             return json_response({"open": False, "error": refused.message})
         except Exception as exc:
             return refusal(exc, page_name="link page")
-        return json_response({"open": True, "expires_at": expires.isoformat()})
+        url = page_url(public_base_url, request, "/link/" + quote(token, safe=""))
+        return json_response(
+            {
+                "open": True,
+                "expires_at": link.expires_at.isoformat(),
+                "user": link.user_name,
+                "server": link.guild_name,
+                "wallet_apps": as_json(wallet_app_links(url)),
+            }
+        )
 
     async def message(request: web.Request) -> web.Response:
         try:

@@ -3,21 +3,38 @@
 It switches the wallet to Base (chain 8453), sends `eth_sendTransaction` from the linked
 wallet to the treasury for the quoted amount, and reports the hash to
 `POST /pay/<order>`, which checks it on Base exactly like a pasted hash.
+
+Without a wallet in the browser (a phone), the page offers the same payment to any
+wallet app: links that reopen the page in a wallet's browser (`bot.web.wallet_apps`),
+and the EIP-681 request (`bot.services.payments.request`) as a tappable link and as a
+QR code (`GET /pay/<order>/qr.svg`) to scan with another device.
 """
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from aiohttp import web
 
+from bot.services.payments.request import payment_request_uri, qr_svg
 from bot.services.payments.verifier import PaymentPending
-from bot.services.training.desk import TrainingDesk
-from bot.web.responses import json_body, json_response, page, refusal, static_file
+from bot.services.training.desk import PaymentDetails, TrainingDesk
+from bot.web.link_page import page_url
+from bot.web.responses import (
+    SECURITY_HEADERS,
+    json_body,
+    json_response,
+    page,
+    refusal,
+    static_file,
+)
+from bot.web.wallet_apps import as_json, wallet_app_links
 
 ORDER_ID_MAX = 1024  # any printable id up to this length (the bot makes 32 hex digits)
 PAGE_NAME = "payment page"
 
 
-def pay_routes(desk: TrainingDesk) -> list[web.RouteDef]:
+def pay_routes(desk: TrainingDesk, *, public_base_url: str | None = None) -> list[web.RouteDef]:
     html = static_file("pay.html")
 
     def order_id(request: web.Request) -> str:
@@ -30,13 +47,19 @@ def pay_routes(desk: TrainingDesk) -> list[web.RouteDef]:
         order_id(request)
         return page(html)
 
-    async def details(request: web.Request) -> web.Response:
+    async def payment(request: web.Request) -> PaymentDetails | web.Response:
         try:
-            info = await desk.payment_details(order_id(request))
+            return await desk.payment_details(order_id(request))
         except web.HTTPException:
             raise
         except Exception as exc:
             return refusal(exc, page_name=PAGE_NAME)
+
+    async def details(request: web.Request) -> web.Response:
+        info = await payment(request)
+        if isinstance(info, web.Response):
+            return info
+        url = page_url(public_base_url, request, "/pay/" + quote(info.order_id, safe=""))
         return json_response(
             {
                 "trigger_word": info.trigger_word,
@@ -47,7 +70,21 @@ def pay_routes(desk: TrainingDesk) -> list[web.RouteDef]:
                 "usd": info.usd,
                 "chain_id": "0x2105",
                 "expires_at": info.expires_at,
+                "user": info.user_name,
+                "server": info.guild_name,
+                "request": payment_request_uri(info.treasury, info.wei),
+                "wallet_apps": as_json(wallet_app_links(url)),
             }
+        )
+
+    async def qr(request: web.Request) -> web.Response:
+        info = await payment(request)
+        if isinstance(info, web.Response):
+            raise web.HTTPNotFound()
+        return web.Response(
+            body=qr_svg(payment_request_uri(info.treasury, info.wei)),
+            content_type="image/svg+xml",
+            headers=SECURITY_HEADERS,
         )
 
     async def report(request: web.Request) -> web.Response:
@@ -76,5 +113,6 @@ def pay_routes(desk: TrainingDesk) -> list[web.RouteDef]:
     return [
         web.get("/pay/{order}", show_page),
         web.get("/pay/{order}/details", details),
+        web.get("/pay/{order}/qr.svg", qr),
         web.post("/pay/{order}", report),
     ]

@@ -15,6 +15,7 @@ from bot.services.training.desk import STEPS_DEFAULT, STEPS_MAX, STEPS_MIN
 from cogs.common.text import safe
 from cogs.training import render
 from cogs.training.notifier import DiscordTrainingNotifier
+from cogs.training.payment_copy import payment_content, payment_files
 from cogs.training.views import TrainButton, buttons_for, view_of
 
 if TYPE_CHECKING:
@@ -52,20 +53,31 @@ class Training(commands.Cog, name="Training"):
     ) -> None:
         desk, desk_gallery = self.bot.services.training, self.bot.services.gallery
         await interaction.response.defer(ephemeral=True, thinking=True)
-        preview = await desk.preview(interaction.user.id, channel, trigger_word, steps)
+        preview = await desk.preview(
+            interaction.user.id,
+            channel,
+            trigger_word,
+            steps,
+            user_name=interaction.user.name,
+            guild_name=interaction.guild.name if interaction.guild else None,
+        )
         order = preview.order
         if preview.price.kind == "quote":
             items: list[discord.ui.Item[Any]] = []
             base = self.bot.settings.public_base_url
             if base:
                 url = f"{str(base).rstrip('/')}/pay/{quote(order.id, safe='')}"
-                items.append(discord.ui.Button(label="Pay with browser wallet", url=url))
+                items.append(discord.ui.Button(label="Open payment page", url=url))
             items += await buttons_for(desk_gallery, order.id, "tx", "check", "drop")
             view = view_of(*items)
         else:
             view = view_of(*await buttons_for(desk_gallery, order.id, "go", "drop"))
         await interaction.followup.send(
-            embeds=render.preview_embeds(preview), view=view, ephemeral=True
+            content=payment_content(preview) or discord.utils.MISSING,
+            embeds=render.preview_embeds(preview),
+            files=payment_files(preview),
+            view=view,
+            ephemeral=True,
         )
 
     @app_commands.command(name="trainings", description="Your trainings and how they are doing")

@@ -87,7 +87,11 @@ class Wallet(
         )
         try:
             await webhook.edit_message(
-                challenge.message_id, embed=linked_embed(result.address, result.proof), view=None
+                challenge.message_id,
+                content=None,
+                embed=linked_embed(result.address, result.proof),
+                attachments=[],
+                view=None,
             )
         except discord.HTTPException:
             # Past 15 minutes Discord no longer accepts edits; the link itself stands.

@@ -1,6 +1,6 @@
 """The /wallet custom_ids, built and parsed only here:
 
-wallet:paste:<token>              Paste signature (opens the address, then the signature modal)
+wallet:paste:<token>              Sign elsewhere / Paste signature (the address, then the signature modal)
 wallet:address:<token>            the address modal
 wallet:signature:<token>          the signature modal
 wallet:unlink:<user id>:yes|no    the unlink confirmation (its user only)

@@ -1,7 +1,15 @@
-"""What /wallet shows: instructions, the message to sign, the linked wallet."""
+"""What /wallet shows: instructions, the message to sign, the linked wallet.
+
+The message to sign travels as the message's plain content, in a code block, never in
+an embed: Discord's phone apps cannot select text inside an embed. It is also attached
+as `message.txt`, byte for byte: copying a whole message on a phone (long press, Copy
+Text) takes the code block's ``` fences with it, and a signature covers every byte. A
+message too long for content (2,000 characters) goes only as the attachment.
+"""
 
 from __future__ import annotations
 
+import io
 from typing import TYPE_CHECKING
 
 import discord
@@ -11,6 +19,10 @@ from cogs.common.text import basescan_address_url, code_block, discord_moment, s
 
 if TYPE_CHECKING:
     from bot.services.standing import Standing
+
+SIGN_ELSEWHERE = "Sign elsewhere"  # asks for the address, then shows the message to sign
+PASTE_SIGNATURE = "Paste signature"  # once the message is shown
+_CONTENT_MAX = 2000
 
 
 def linked_embed(address: str, proof: str) -> discord.Embed:
@@ -30,28 +42,53 @@ def linked_embed(address: str, proof: str) -> discord.Embed:
 def instructions_embed(message_text: str | None, has_page: bool) -> discord.Embed:
     if message_text is None:
         steps = (
-            "Press **Paste signature**, enter your wallet address, then sign the message "
+            f"Press **{SIGN_ELSEWHERE}**, enter your wallet address, then sign the message "
             "it shows with that wallet and paste the signature."
         )
         if has_page:
             steps = (
                 "Press **Open signing page** to sign with a browser wallet (MetaMask, "
-                "Coinbase Wallet, Rabby…).\nOr: " + steps[0].lower() + steps[1:]
+                "Coinbase Wallet, Rabby…); on a phone it offers to open in your wallet "
+                "app.\nOr: " + steps[0].lower() + steps[1:]
             )
         return discord.Embed(
             title="Link your wallet",
             description=steps + "\nThis link works once and expires in 10 minutes.",
             colour=discord.Colour.blurple(),
         )
+    where = (
+        "above, or from the attached message.txt (on a phone, use the file: copying the "
+        "message itself also copies the ``` marks)"
+        if fits_in_content(message_text)
+        else "from the attached message.txt"
+    )
     return discord.Embed(
         title="Sign this exact message",
         description=(
-            "Sign it with `personal_sign` (e.g. `cast wallet sign`, a hardware wallet, or "
-            "Etherscan's signing tool), then press **Paste signature**.\n"
-            + code_block(message_text, 3800)
+            f"Copy the message {where}, sign it with `personal_sign` (e.g. "
+            "`cast wallet sign`, a hardware wallet, or Etherscan's signing tool), then "
+            f"press **{PASTE_SIGNATURE}**."
         ),
         colour=discord.Colour.blurple(),
     )
+
+
+def fits_in_content(message_text: str) -> bool:
+    return len(code_block(message_text, 10**6)) <= _CONTENT_MAX
+
+
+def message_content(message_text: str | None) -> str | None:
+    """The message to sign as copyable content (None: none yet, or sent as a file)."""
+    if message_text is None or not fits_in_content(message_text):
+        return None
+    return code_block(message_text, _CONTENT_MAX)
+
+
+def message_files(message_text: str | None) -> list[discord.File]:
+    """The message as `message.txt`, exactly the bytes to sign."""
+    if message_text is None:
+        return []
+    return [discord.File(io.BytesIO(message_text.encode()), filename="message.txt")]
 
 
 def link_page_url(public_base_url: object, token: str) -> str | None:

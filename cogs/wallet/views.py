@@ -10,7 +10,15 @@ import discord
 from bot.errors import UserFacingError
 from cogs.common.interactions import BotItem, BotModal
 from cogs.wallet import ids
-from cogs.wallet.render import instructions_embed, link_page_url, linked_embed
+from cogs.wallet.render import (
+    PASTE_SIGNATURE,
+    SIGN_ELSEWHERE,
+    instructions_embed,
+    link_page_url,
+    linked_embed,
+    message_content,
+    message_files,
+)
 
 if TYPE_CHECKING:
     from bot.app import LoraBot
@@ -23,14 +31,20 @@ async def send_link_instructions(
     privately; the signing page edits this message once the wallet is proven."""
     bot = interaction.client
     linker = bot.services.wallet_links
-    challenge = await linker.start(interaction.user.id, interaction.user.name)
+    challenge = await linker.start(
+        interaction.user.id,
+        interaction.user.name,
+        guild_name=interaction.guild.name if interaction.guild else None,
+    )
     text = None
     if address:
         text = await linker.message_for(challenge.token, address, user_id=interaction.user.id)
     page = link_page_url(bot.settings.public_base_url, challenge.token)
     callback = await interaction.response.send_message(
+        content=message_content(text),
         embed=instructions_embed(text, page is not None),
-        view=LinkView(challenge.token, page),
+        files=message_files(text),
+        view=LinkView(challenge.token, page, has_message=text is not None),
         ephemeral=True,
     )
     if callback.message_id is not None and bot.application_id is not None:
@@ -62,22 +76,23 @@ class LinkWalletButton(
 
 
 class LinkView(discord.ui.View):
-    def __init__(self, token: str, page_url: str | None) -> None:
+    def __init__(self, token: str, page_url: str | None, *, has_message: bool = False) -> None:
         super().__init__(timeout=None)
         if page_url:
             self.add_item(discord.ui.Button(label="Open signing page", url=page_url))
-        self.add_item(PasteSignatureButton(token))
+        self.add_item(PasteSignatureButton(token, PASTE_SIGNATURE if has_message else None))
 
 
 class PasteSignatureButton(
     BotItem, discord.ui.DynamicItem[discord.ui.Button[Any]], template=ids.PASTE_TEMPLATE
 ):
-    """Opens the address modal first, then the signature modal. State: the token."""
+    """Opens the address modal first, then the signature modal. State: the token.
+    Labelled for the next step: "Sign elsewhere", then "Paste signature"."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, label: str | None = None) -> None:
         super().__init__(
             discord.ui.Button(
-                label="Paste signature",
+                label=label or SIGN_ELSEWHERE,
                 style=discord.ButtonStyle.secondary,
                 custom_id=ids.paste_id(token),
             )
@@ -111,7 +126,10 @@ class AddressModal(BotModal, title="Your wallet address"):
         text = await linker.message_for(self.token, self.address.value, user_id=interaction.user.id)
         page = link_page_url(interaction.client.settings.public_base_url, self.token)
         await interaction.response.edit_message(
-            embed=instructions_embed(text, page is not None), view=LinkView(self.token, page)
+            content=message_content(text),
+            embed=instructions_embed(text, page is not None),
+            attachments=message_files(text),
+            view=LinkView(self.token, page, has_message=True),
         )
 
 
@@ -138,7 +156,10 @@ class SignatureModal(BotModal, title="Paste your signature"):
         )
         await linker.forget_interaction(self.token)
         await interaction.edit_original_response(
-            embed=linked_embed(result.address, result.proof), view=None
+            content=None,
+            embed=linked_embed(result.address, result.proof),
+            attachments=[],
+            view=None,
         )
 
 

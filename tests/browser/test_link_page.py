@@ -145,7 +145,12 @@ async def test_signing_page_without_a_wallet_explains_the_manual_way(
         await notice.wait_for(state="visible", timeout=5_000)
         ARTIFACTS.mkdir(exist_ok=True)
         await page.screenshot(path=str(ARTIFACTS / "link-page-no-wallet.png"), full_page=True)
-        assert "Paste signature" in (await notice.text_content() or "")
+        # The Discord button is named for its first step now: it asks for the address.
+        shown = await notice.text_content() or ""
+        assert "Sign elsewhere" in shown and "Paste signature" not in shown
+        assert "No browser wallet found" in shown
+        # A desktop browser gets no wallet-app links (those are for phones).
+        assert not await page.locator("#open-in-app").is_visible()
 
 
 async def test_signing_page_reports_a_refusal_and_the_legacy_provider_works(

@@ -92,7 +92,9 @@ async def test_link_by_pasting_a_signature_then_unlink(
         ix = await emulator.run_command("wallet link", user_id=42, channel_id=7)
         original = await ix.original()
         assert all(not b.get("url") for b in buttons(original))  # no page without a URL
-        paste_id = next(b["custom_id"] for b in buttons(original))
+        (elsewhere,) = buttons(original)
+        assert elsewhere["label"] == "Sign elsewhere"  # it asks for the address first
+        paste_id = elsewhere["custom_id"]
         token = paste_id.split(":")[-1]
 
         click = await emulator.click(original, paste_id, user_id=42)
@@ -103,10 +105,22 @@ async def test_link_by_pasting_a_signature_then_unlink(
         )
         update = await submitted.response()
         assert update["type"] == 7
-        description = update["data"]["embeds"][0]["description"]
-        text = description.split("```\n", 1)[1].rsplit("\n```", 1)[0]
+        # The message to sign is the message's own content (phones can copy that, not
+        # an embed's text), in a code block; the embed only says what to do with it.
+        content = update["data"]["content"]
+        assert content.startswith("```\n") and content.endswith("\n```")
+        text = content.removeprefix("```\n").removesuffix("\n```")
         assert text.startswith("bot.example wants you to sign in")
         assert key.address in text
+        assert key.address not in str(update["data"]["embeds"])
+        # And byte for byte as message.txt (copying a whole message on a phone takes the
+        # code block's fences along).
+        (attached,) = emulator.message(original["id"])["attachments"]
+        assert attached["filename"] == "message.txt"
+        assert emulator.attachment_bytes(attached) == text.encode()
+        assert "Paste signature" in update["data"]["embeds"][0]["description"]
+        (paste,) = update["data"]["components"][0]["components"]
+        assert (paste["label"], paste["custom_id"]) == ("Paste signature", paste_id)
 
         click = await emulator.click(original["id"], paste_id, user_id=42)
         modal = await click.modal()
@@ -126,6 +140,8 @@ async def test_link_by_pasting_a_signature_then_unlink(
         await done.response()
         linked = await done.original()
         assert linked["embeds"][0]["title"].startswith("Linked 0x")
+        # The message to sign (content and file) is gone once the link is made.
+        assert not linked.get("content") and not linked.get("attachments")
 
         unlink = await emulator.run_command("wallet unlink", user_id=42, channel_id=7)
         prompt = await unlink.original()
@@ -210,3 +226,31 @@ async def test_five_wrong_signatures_on_the_page_kill_the_token(
             async with http.get(f"{page_url}/status") as r:
                 body = await r.json()
                 assert body["open"] is False and "Run /wallet link again" in body["error"]
+
+
+async def test_link_with_an_address_sends_the_message_as_copyable_content_and_file(
+    harness: BotHarness, emulator: DiscordEmulator
+) -> None:
+    key = Account.create()
+    async with harness.running(siwe_domain="bot.example"):
+        ix = await emulator.run_command(
+            "wallet link", user_id=42, channel_id=7, options={"address": key.address}
+        )
+        original = await ix.original()
+        assert original["flags"] & EPHEMERAL
+        (paste,) = buttons(original)
+        assert paste["label"] == "Paste signature"  # the address is known: sign, paste
+        (attached,) = original["attachments"]
+        text = emulator.attachment_bytes(attached).decode()
+        assert attached["filename"] == "message.txt"
+        assert original["content"] == f"```\n{text}\n```"
+        assert text.startswith("bot.example wants you to sign in") and key.address in text
+        assert text not in str(original["embeds"])
+        modal = await (await emulator.click(original, paste["custom_id"], user_id=42)).modal()
+        done = await emulator.submit_modal(
+            modal["custom_id"], {"signature": sign(key, text)}, user_id=42
+        )
+        await done.response()
+        linked = await done.original()
+        assert linked["embeds"][0]["title"] == f"Linked {key.address[:6]}…{key.address[-4:]}"
+        assert not linked.get("content") and not linked.get("attachments")

@@ -65,6 +65,7 @@ class Price:
     usd: str | None = None
     quote_id: str | None = None
     treasury: str | None = None
+    wei: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,8 @@ class PaymentDetails:
     eth: str
     usd: str
     expires_at: str
+    user_name: str = ""
+    guild_name: str | None = None
 
 
 class TrainingDesk:
@@ -122,7 +125,14 @@ class TrainingDesk:
         return self.trainer, self.storage
 
     async def preview(
-        self, user_id: int, channel_ref: str, trigger_word: str, steps: int
+        self,
+        user_id: int,
+        channel_ref: str,
+        trigger_word: str,
+        steps: int,
+        *,
+        user_name: str = "",
+        guild_name: str | None = None,
     ) -> Preview:
         word, steps = check_trigger_word(trigger_word), check_steps(steps)
         self._require_fal()
@@ -146,6 +156,8 @@ class TrainingDesk:
             status=DRAFT,
             lora_training_id=None,
             created_at=now,
+            discord_user_name=user_name[:100],
+            guild_name=guild_name[:100] if guild_name else None,
         )
         await training_orders.create(self.db, order)
         price = await self._price(order)
@@ -169,6 +181,7 @@ class TrainingDesk:
             usd=f"${quote.usd:.2f}",
             quote_id=quote.id,
             treasury=self.verifier.treasury,
+            wei=quote.wei,
         )
 
     async def order_of(self, order_id: str, user_id: int) -> Order:
@@ -205,6 +218,13 @@ class TrainingDesk:
         quote = await self.quoter.get(order.quote_id)
         if quote is None:
             raise TrainingRefused("This payment link is not valid any more. Run /train again.")
+        if self.clock() > quote.expires_at:
+            # A payment mined after the quote's window is refused: say so before the
+            # page asks any wallet to send one.
+            raise TrainingRefused(
+                "This price quote has expired (quotes last 15 minutes). Run /train again "
+                "for a new price."
+            )
         return PaymentDetails(
             order_id=order.id,
             trigger_word=order.trigger_word,
@@ -214,6 +234,8 @@ class TrainingDesk:
             eth=format_eth(quote.wei),
             usd=f"${quote.usd:.2f}",
             expires_at=iso(quote.expires_at),
+            user_name=order.discord_user_name,
+            guild_name=order.guild_name,
         )
 
     async def pay_from_page(self, order_id: str, tx_hash: str) -> PaymentResult:

@@ -86,6 +86,13 @@ class LinkResult:
     challenge: Challenge
 
 
+@dataclass(frozen=True, slots=True)
+class OpenLink:
+    expires_at: datetime
+    user_name: str
+    guild_name: str | None  # None: asked for in a direct message with the bot
+
+
 def statement_for(user_id: int, user_name: str) -> str:
     # EIP-4361 statements allow only URI characters and spaces: keep the name's safe part.
     name = _NAME_UNSAFE.sub("", user_name.lower())[:32]
@@ -121,7 +128,9 @@ class WalletLinker:
             raise self._origin
         return self._origin
 
-    async def start(self, user_id: int, user_name: str) -> Challenge:
+    async def start(
+        self, user_id: int, user_name: str, *, guild_name: str | None = None
+    ) -> Challenge:
         self.origin  # noqa: B018 (refuse at once when linking is off)
         now = self.clock()
         challenge = Challenge(
@@ -140,6 +149,7 @@ class WalletLinker:
             # The message's Request ID: users paste the message into other tools, so it
             # must not be the token (a credential), only tell link requests apart.
             request_id=secrets.token_hex(8),
+            guild_name=guild_name[:100] if guild_name else None,
         )
         refused = await link_challenges.create(
             self.db,
@@ -203,8 +213,17 @@ class WalletLinker:
     async def check_open(self, token: str) -> datetime:
         """When the link behind `token` expires; raises `LinkRefused` saying why it
         cannot be used (unknown, used, expired, too many attempts)."""
+        return (await self.open_link(token)).expires_at
+
+    async def open_link(self, token: str) -> OpenLink:
+        """What the signing page shows of an open link (its expiry, whom and which
+        server it is for); raises `LinkRefused` like `check_open`."""
         challenge = await self._open_challenge(token, None)
-        return parse_time(challenge.expires_at)
+        return OpenLink(
+            expires_at=parse_time(challenge.expires_at),
+            user_name=challenge.discord_user_name,
+            guild_name=challenge.guild_name,
+        )
 
     async def challenge_for(self, token: str, user_id: int) -> Challenge:
         """The open challenge behind `token`, if it is this user's."""

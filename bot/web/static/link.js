@@ -8,6 +8,7 @@
   const token = decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] || "");
   const $ = (id) => document.getElementById(id);
   const providers = new Map();
+  let walletApps = [];
 
   function show(id, visible) { $(id).hidden = !visible; }
 
@@ -25,7 +26,7 @@
   }
 
   function dead(reason) {
-    for (const id of ["lead", "wallets", "no-wallet", "progress", "retry"]) show(id, false);
+    for (const id of ["lead", "for", "wallets", "open-in-app", "no-wallet", "progress", "retry"]) show(id, false);
     $("result").hidden = true;
     $("dead-reason").textContent = reason;
     show("dead", true);
@@ -113,9 +114,17 @@
       providers.set("injected", { info: { name: "Browser wallet", icon: "" }, provider: window.ethereum });
     }
     if (providers.size === 0) {
+      // A phone without a wallet (Discord's in-app browser, Safari, Chrome): first the
+      // links that reopen this page inside a wallet app, where one is injected.
+      const inApp = WalletApps.isPhone() && WalletApps.render($("app-list"), walletApps);
+      show("open-in-app", inApp);
+      // Below the wallet apps, only the way that needs no wallet in a browser is left.
+      $("no-wallet-title").textContent = inApp ? "No wallet app?" : "No browser wallet found";
+      show("no-wallet-browser", !inApp);
       show("no-wallet", true);
       return;
     }
+    show("open-in-app", false);
     show("no-wallet", false);
     for (const { info, provider } of providers.values()) {
       const button = document.createElement("button");
@@ -160,6 +169,9 @@
       return result("error", "Could not reach the bot. Check your connection and try again.");
     }
     if (!body.open) return dead(body.error || "This link can no longer be used.");
+    walletApps = body.wallet_apps || [];
+    $("for").textContent = WalletApps.describe(body.user, body.server);
+    show("for", Boolean(body.user));
     discover();
   }
 

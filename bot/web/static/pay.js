@@ -1,5 +1,8 @@
-// Payment page: find an EIP-1193 wallet, switch it to Base, send the quoted amount from
-// the linked wallet to the treasury, report the hash, and follow its confirmations.
+// Payment page: first the order's state (an expired or used payment link says so and no
+// wallet is asked anything), then find an EIP-1193 wallet, switch it to Base, send the
+// quoted amount from the linked wallet to the treasury, report the hash, and follow its
+// confirmations. Without a wallet: links into wallet apps (on a phone) and the EIP-681
+// request as a link and a QR code, for any wallet app.
 "use strict";
 
 (function () {
@@ -85,7 +88,17 @@
     if (providers.size === 0 && window.ethereum) {
       providers.set("injected", { info: { name: "Browser wallet", icon: "" }, provider: window.ethereum });
     }
-    if (providers.size === 0) { show("no-wallet", true); return; }
+    if (providers.size === 0) {
+      // On a phone, reopening the page inside a wallet app comes first.
+      show("open-in-app", WalletApps.isPhone() && WalletApps.render($("app-list"), details.wallet_apps));
+      $("request-link").href = details.request;
+      $("qr").src = "/pay/" + encodeURIComponent(order) + "/qr.svg";
+      $("copy-amount").textContent = details.eth;
+      $("copy-treasury").textContent = details.to;
+      $("copy-from").textContent = details.from;
+      show("any-wallet", true);
+      return;
+    }
     for (const { info, provider } of providers.values()) {
       const button = document.createElement("button");
       button.type = "button";
@@ -101,14 +114,24 @@
     const detail = event.detail;
     if (detail && detail.info && detail.provider) providers.set(detail.info.uuid || detail.info.name, detail);
   });
-  window.dispatchEvent(new Event("eip6963:requestProvider"));
 
   fetch("/pay/" + encodeURIComponent(order) + "/details", { credentials: "omit" })
     .then((response) => response.json().then((body) => ({ ok: response.ok, body })))
     .then(({ ok, body }) => {
-      if (!ok) { $("summary").textContent = body.error || "This payment link is not valid."; return; }
+      // A passing fault (database, node) is not a dead link: say it, keep the page.
+      if (!ok && body.retry) { $("summary").textContent = body.error; return; }
+      if (!ok) {
+        show("summary", false);
+        $("dead-reason").textContent = body.error || "This payment link is not valid.";
+        show("dead", true);
+        return;
+      }
       details = body;
+      $("for").textContent = WalletApps.describe(body.user, body.server);
+      show("for", Boolean(body.user));
       $("summary").textContent = "Training \u201c" + body.trigger_word + "\u201d: " + body.eth + " (about " + body.usd + "), from " + short(body.from) + " to the treasury " + short(body.to) + " on Base.";
+      // Only now look for wallets: a dead payment link never reaches this point.
+      window.dispatchEvent(new Event("eip6963:requestProvider"));
       setTimeout(offerWallets, 300);
     })
     .catch(() => { $("summary").textContent = "Could not reach the bot."; });
