@@ -126,7 +126,7 @@ async def test_the_wallet_refusal_carries_link_wallet(
         opened = await (await emulator.click(message, "wallet:start", user_id=ALICE)).response()
         assert opened["data"]["flags"] & EPHEMERAL
         assert opened["data"]["embeds"][0]["title"] == "Link your wallet"
-        assert "Paste signature" in buttons(opened["data"])
+        assert "Sign elsewhere" in buttons(opened["data"])
         challenges = await bot.db.fetchall("SELECT discord_user_id FROM siwe_challenges")
         assert [c["discord_user_id"] for c in challenges] == [str(ALICE)]
     assert fal.submissions == []
