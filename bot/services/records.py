@@ -11,12 +11,15 @@ from storage.generated_images import GeneratedImage
 from storage.keyset import Mode
 from storage.loras import COMPLETED, Lora, LoraChoice, LoraFilter
 from storage.timefmt import read_time, utc_clock
-from storage.training_orders import Order
+from storage.training_news import CardFacts, CardPlace
+from storage.training_orders import Order, TrainingSummary
 from storage.trainings import WatchedTraining
 from storage.wallets import WalletLink
 
 __all__ = [
     "COMPLETED",
+    "CardFacts",
+    "CardPlace",
     "DatabaseError",
     "GeneratedImage",
     "Lora",
@@ -25,6 +28,7 @@ __all__ = [
     "Mode",
     "Order",
     "TrainingStatus",
+    "TrainingSummary",
     "WalletLink",
     "WatchedTraining",
     "read_time",
