@@ -68,14 +68,26 @@ def mentions(emulator: DiscordEmulator) -> list[dict[str, Any]]:
     return [m for m in emulator.channel_messages(CHANNEL) if is_mention(m)]
 
 
+def submitted(emulator: DiscordEmulator) -> int:
+    """How many submissions told their user they were submitted (the last step)."""
+    return sum(
+        str(m.get("content")).startswith("Submitted") for m in emulator.channel_messages(CHANNEL)
+    )
+
+
 async def start_training(emulator: DiscordEmulator, fal: FakeFalTraining) -> str:
     before = set(fal.trainings)
+    done_before = submitted(emulator)
     shown = await preview(emulator)
     await (await emulator.click(shown, buttons(shown)["Start training"], user_id=ALICE)).response()
     await emulator.wait_until(
         lambda: set(fal.trainings) - before != set(), what="the submission", timeout=10
     )
     (rid,) = set(fal.trainings) - before
+    # The submission ends with its progress card posted and recorded, then says so.
+    await emulator.wait_until(
+        lambda: submitted(emulator) > done_before, what="the submission's end", timeout=10
+    )
     return rid
 
 
