@@ -62,6 +62,7 @@ def _about(training: WatchedTraining, facts: CardFacts) -> str:
     parts = []
     if facts.channel_slug:
         title = safe(facts.channel_title or facts.channel_slug, 100, single_line=True)
+        title = title.replace("[", "\\[").replace("]", "\\]")  # inside the link's text
         url = f"https://www.are.na/channel/{quote(facts.channel_slug, safe='')}"
         parts.append(f"From [{title}]({url})")
     if facts.image_count:

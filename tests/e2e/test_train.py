@@ -690,3 +690,43 @@ async def test_steps_is_bounded_by_discord_itself(
     (steps,) = [o for o in command["options"] if o["name"] == "steps"]
     assert (steps["type"], steps["min_value"], steps["max_value"]) == (4, STEPS_MIN, STEPS_MAX)
     assert steps.get("required", False) is False
+
+
+async def test_the_end_of_a_long_training_reaches_a_card_that_takes_no_more_edits(
+    harness: BotHarness, emulator: DiscordEmulator, services: Any
+) -> None:
+    """The card is over an hour old and Discord refuses its edits (30046) just as the
+    training ends: the final state goes to a fresh card replying to the old one, the
+    mention replies to that fresh card, and jump links lead there."""
+    _, _, fal = services
+    fal.mode.script = [{"status": "IN_QUEUE", "queue_position": 1}] * 100_000
+    async with training_bot(harness, services, admin_wallets=WALLET_A) as bot:
+        await link_wallet(bot.db, ALICE, WALLET_A)
+        shown = await preview(emulator)
+        await (
+            await emulator.click(shown, buttons(shown)["Start training"], user_id=ALICE)
+        ).response()
+        await emulator.wait_until(
+            lambda: any(
+                str(m.get("content")).startswith("Submitted")
+                for m in emulator.channel_messages(CHANNEL)
+            ),
+            what="the submission to finish",
+            timeout=10,
+        )
+        (old,) = public(emulator)
+        emulator.world.old_message_edit_limit = 0
+        emulator.advance_time(3700)
+        (rid,) = fal.trainings
+        await fal.complete(rid)
+        told = await mention(emulator)
+        await asyncio.sleep(0.3)
+        cards = [m for m in public(emulator) if not is_mention(m)]
+        job = await bot.db.fetchone("SELECT progress_message_id FROM training_jobs")
+    assert len(cards) == 2 and cards[0]["id"] == old["id"]
+    fresh = cards[1]
+    assert fresh["message_reference"]["message_id"] == old["id"]
+    assert fresh["embeds"][0]["title"] == "Trained mystyle"
+    assert card_of(emulator, told)["id"] == fresh["id"]
+    assert job == {"progress_message_id": fresh["id"]}
+    assert len(emulator.violations) == 0
