@@ -597,6 +597,9 @@ async def test_a_failed_training_is_trained_again_with_the_kept_credit(
         assert "Press **Train again**" in card["embeds"][0]["description"]
         assert set(buttons(card)) == {"Train again"}
         assert "failed" in told["content"] and "credit is kept" in told["content"]
+        (sent,) = emulator.sent_payloads(told)  # the failure's one ping: its owner only
+        assert sent["allowed_mentions"]["users"] in ([str(ALICE)], [ALICE])
+        assert sent["allowed_mentions"].get("parse", []) == []
         assert len(await bot.services.credits.available(ALICE)) == 1
 
         # A stranger cannot spend Alice's credit.
