@@ -17,6 +17,7 @@ mid-send gets back the message the first attempt posted instead of a second one.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -71,6 +72,13 @@ class DiscordTrainingNotifier:
                 nonce=nonce_for("progress", training.lora_id),
                 allowed_mentions=discord.AllowedMentions.none(),
             )
+            shown = message.embeds[0].description if message.embeds else None
+            if shown != embed.description:
+                # The nonce gave back the card the submission had just posted, with what
+                # it said then: bring it up to date.
+                posted = replace(training, progress_message_id=message.id)
+                fresh = await self._edit_or_continue(channel, posted, embed, view)
+                return fresh or message.id
             return message.id
         return await self._edit_or_continue(channel, training, embed, view)
 
