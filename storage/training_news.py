@@ -7,7 +7,9 @@ Functions named `in_db_…` run inside the database process (see storage/__init_
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 from storage.db import Database
 from storage.trainings import WatchedTraining, watched_of
@@ -86,3 +88,72 @@ async def clear_telling_claim(db: Database, lora_id: str) -> bool:
         (lora_id,),
     )
     return changed == 1
+
+
+@dataclass(frozen=True, slots=True)
+class CardFacts:
+    """What a training's progress card shows besides fal's news: the Are.na channel it
+    was trained from, how many images and steps, one image for the thumbnail, and
+    whether its owner asked fal to cancel it."""
+
+    channel_slug: str | None
+    channel_title: str | None
+    image_count: int
+    steps: int | None
+    first_image_url: str | None
+    cancel_requested: bool
+
+
+def _image_urls(text: Any) -> list[str]:
+    try:
+        urls = json.loads(text) if isinstance(text, str) else []
+    except ValueError:
+        return []
+    return [u for u in urls if isinstance(u, str)] if isinstance(urls, list) else []
+
+
+async def card_facts(db: Database, lora_id: str) -> CardFacts | None:
+    """None when there is no such training. The channel is known only for trainings
+    started from /train (the order that paid for it)."""
+    row = await db.fetchone(
+        "SELECT t.steps, t.image_urls, j.cancel_requested_at, "
+        "(SELECT o.channel_slug FROM training_orders o WHERE o.lora_training_id = t.id "
+        " LIMIT 1) AS channel_slug, "
+        "(SELECT o.channel_title FROM training_orders o WHERE o.lora_training_id = t.id "
+        " LIMIT 1) AS channel_title, "
+        "(SELECT o.image_count FROM training_orders o WHERE o.lora_training_id = t.id "
+        " LIMIT 1) AS image_count "
+        "FROM lora_trainings t LEFT JOIN training_jobs j ON j.lora_training_id = t.id "
+        "WHERE t.id = ?",
+        (lora_id,),
+    )
+    if row is None:
+        return None
+    urls = _image_urls(row["image_urls"])
+    steps = row["steps"]
+    return CardFacts(
+        channel_slug=row["channel_slug"],
+        channel_title=row["channel_title"],
+        image_count=len(urls) or int(row["image_count"] or 0),
+        steps=int(steps) if steps not in (None, "") else None,
+        first_image_url=urls[0] if urls else None,
+        cancel_requested=row["cancel_requested_at"] is not None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CardPlace:
+    """Where a training's progress card is in Discord."""
+
+    channel_id: int
+    message_id: int
+
+
+async def card_place(db: Database, lora_id: str) -> CardPlace | None:
+    row = await db.fetchone(
+        "SELECT channel_id, progress_message_id FROM training_jobs WHERE lora_training_id = ?",
+        (lora_id,),
+    )
+    if row is None or not row["channel_id"] or not row["progress_message_id"]:
+        return None
+    return CardPlace(int(row["channel_id"]), int(row["progress_message_id"]))

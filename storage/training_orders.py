@@ -69,6 +69,8 @@ class TrainingSummary:
     queue_position: int | None
     error: str | None
     created_at: str
+    channel_id: int | None = None  # where its progress card is
+    progress_message_id: int | None = None
 
 
 def _opt_int(value: Any) -> int | None:
@@ -86,14 +88,19 @@ def _summary(row: dict[str, Any]) -> TrainingSummary:
         queue_position=_opt_int(row["queue_position"]),
         error=row["error"],
         created_at=row["created_at"],
+        channel_id=_opt_int(row["channel_id"]),
+        progress_message_id=_opt_int(row["progress_message_id"]),
     )
 
 
-async def create(db: Database, order: Order) -> None:
-    await db.execute(
+async def create(db: Database, order: Order) -> bool:
+    """False (nothing written) when an order with this id exists already: an order
+    with a chosen id (a retry of one training) is made at most once."""
+    changed = await db.execute(
         "INSERT INTO training_orders (id, discord_user_id, wallet_address, channel_slug, "
         "channel_title, trigger_word, steps, image_count, quote_id, status, created_at, "
-        "updated_at, discord_user_name, guild_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "updated_at, discord_user_name, guild_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (id) DO NOTHING",
         (
             order.id,
             str(order.discord_user_id),
@@ -111,12 +118,23 @@ async def create(db: Database, order: Order) -> None:
             order.guild_name,
         ),
     )
+    return changed == 1
 
 
 async def get(db: Database, order_id: str) -> Order | None:
     row = await db.fetchone(
         f"SELECT {_COLUMNS} FROM training_orders WHERE id = ?",  # noqa: S608 (constant columns)
         (order_id,),
+    )
+    return None if row is None else _order(row)
+
+
+async def of_training(db: Database, lora_id: str) -> Order | None:
+    """The order that paid for a training (None: not started from /train)."""
+    row = await db.fetchone(
+        f"SELECT {_COLUMNS} FROM training_orders "  # noqa: S608 (constant columns)
+        "WHERE lora_training_id = ? ORDER BY created_at LIMIT 1",
+        (lora_id,),
     )
     return None if row is None else _order(row)
 
@@ -151,7 +169,8 @@ async def list_for_user(
     """The user's trainings, newest first, with their state."""
     rows = await db.fetchall(
         "SELECT j.lora_training_id, t.trigger_word, t.status, j.state, j.steps_done, "
-        "j.steps_total, j.queue_position, j.error, t.created_at "
+        "j.steps_total, j.queue_position, j.error, t.created_at, j.channel_id, "
+        "j.progress_message_id "
         "FROM training_jobs j JOIN lora_trainings t ON t.id = j.lora_training_id "
         "WHERE j.discord_user_id = ? ORDER BY t.created_at DESC LIMIT ?",
         (str(discord_user_id), limit),

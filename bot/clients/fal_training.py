@@ -12,8 +12,11 @@ import httpx
 from bot.clients.fal import FalRejected, FalUnavailable
 
 FAST_TRAINING = "fal-ai/flux-lora-fast-training"
-# fal's trainer logs tqdm-style lines such as "  45%|████▌     | 450/1000 [01:02<01:15]".
+# fal's trainer logs tqdm-style lines such as
+# "  45%|████▌     | 450/1000 [01:02<01:15, 7.2it/s]": steps done/total, then
+# [elapsed<remaining, rate] (remaining is "?" before tqdm can estimate it).
 _STEPS = re.compile(r"(\d+)\s*/\s*(\d+)")
+_TIMES = re.compile(r"\[\s*([\d:]+|\?)\s*<\s*([\d:]+|\?)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,10 +28,29 @@ class TrainingStatus:
     steps_done: int | None = None
     steps_total: int | None = None
     error: str | None = None
+    eta_seconds: int | None = None  # tqdm's estimate of the time left, when it has one
 
 
-def progress_from_logs(logs: list[dict[str, Any]] | None) -> tuple[int | None, int | None]:
-    """The latest `done/total` step count in fal's logs, if any."""
+@dataclass(frozen=True, slots=True)
+class LogProgress:
+    steps_done: int | None = None
+    steps_total: int | None = None
+    eta_seconds: int | None = None
+
+
+def _clock_seconds(text: str) -> int | None:
+    """tqdm's "MM:SS" or "H:MM:SS" (None for "?")."""
+    if not re.fullmatch(r"\d+(:\d{1,2}){1,2}", text):
+        return None
+    seconds = 0
+    for part in text.split(":"):
+        seconds = seconds * 60 + int(part)
+    return seconds
+
+
+def read_progress(logs: list[dict[str, Any]] | None) -> LogProgress:
+    """Steps done/total and the time left from the newest tqdm line in fal's logs (the
+    time left only from that same line: an older estimate is stale)."""
     for entry in reversed(logs or []):
         message = entry.get("message") if isinstance(entry, dict) else None
         if not isinstance(message, str):
@@ -36,8 +58,16 @@ def progress_from_logs(logs: list[dict[str, Any]] | None) -> tuple[int | None, i
         for match in reversed(list(_STEPS.finditer(message))):
             done, total = int(match[1]), int(match[2])
             if 0 < total <= 100_000 and 0 <= done <= total:
-                return done, total
-    return None, None
+                times = _TIMES.search(message, match.end())
+                eta = _clock_seconds(times[2]) if times else None
+                return LogProgress(done, total, eta)
+    return LogProgress()
+
+
+def progress_from_logs(logs: list[dict[str, Any]] | None) -> tuple[int | None, int | None]:
+    """The latest `done/total` step count in fal's logs, if any."""
+    progress = read_progress(logs)
+    return progress.steps_done, progress.steps_total
 
 
 def weights_url_of(result: Any) -> str | None:
@@ -94,14 +124,17 @@ class FalTrainer:
             if isinstance(status, fal_client.InProgress | fal_client.Completed)
             else None
         )
-        done, total = progress_from_logs(logs)
+        progress = read_progress(logs)
+        done, total = progress.steps_done, progress.steps_total
         if isinstance(status, fal_client.Completed):
             if status.error and "cancel" in str(status.error_type or status.error).lower():
                 return TrainingStatus("cancelled", error=str(status.error)[:500])
             if status.error:
                 return TrainingStatus("failed", error=str(status.error)[:500])
             return TrainingStatus("completed", steps_done=done, steps_total=total)
-        return TrainingStatus("running", steps_done=done, steps_total=total)
+        return TrainingStatus(
+            "running", steps_done=done, steps_total=total, eta_seconds=progress.eta_seconds
+        )
 
     async def weights_url(self, request_id: str) -> str | None:
         try:

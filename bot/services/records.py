@@ -13,13 +13,16 @@ from storage.generation_posts import GenerationPost
 from storage.keyset import Mode
 from storage.loras import COMPLETED, Lora, LoraChoice, LoraFilter
 from storage.timefmt import read_time, utc_clock
-from storage.training_orders import Order
+from storage.training_news import CardFacts, CardPlace
+from storage.training_orders import Order, TrainingSummary
 from storage.trainings import WatchedTraining
 from storage.wallets import WalletLink
 
 __all__ = [
     "COMPLETED",
     "Batch",
+    "CardFacts",
+    "CardPlace",
     "DatabaseError",
     "GeneratedImage",
     "GenerationPost",
@@ -30,6 +33,7 @@ __all__ = [
     "NumberedImage",
     "Order",
     "TrainingStatus",
+    "TrainingSummary",
     "WalletLink",
     "WatchedTraining",
     "read_time",

@@ -11,15 +11,20 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.services.records import CardPlace, read_time
 from bot.services.training.desk import STEPS_DEFAULT, STEPS_MAX, STEPS_MIN
-from cogs.common.text import safe
-from cogs.training import render
+from bot.services.training.watcher import CANCELLED
+from cogs.common.id_keys import handles_for
+from cogs.common.text import plain, safe, timestamp
+from cogs.gallery.ids import SELECT_ID, select_value
+from cogs.training import progress, render
 from cogs.training.notifier import DiscordTrainingNotifier
 from cogs.training.payment_copy import payment_content, payment_files
 from cogs.training.views import TrainButton, buttons_for, view_of
 
 if TYPE_CHECKING:
     from bot.app import LoraBot
+    from bot.services.records import TrainingSummary
 
 
 class Training(commands.Cog, name="Training"):
@@ -49,7 +54,8 @@ class Training(commands.Cog, name="Training"):
         interaction: discord.Interaction[LoraBot],
         channel: str,
         trigger_word: str,
-        steps: int = STEPS_DEFAULT,
+        # Bounded here so Discord's client refuses other values; the desk checks again.
+        steps: app_commands.Range[int, STEPS_MIN, STEPS_MAX] = STEPS_DEFAULT,
     ) -> None:
         desk, desk_gallery = self.bot.services.training, self.bot.services.gallery
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -90,16 +96,52 @@ class Training(commands.Cog, name="Training"):
             return
         lines = []
         for row in rows:
-            state = row.status
-            if state == "pending" and row.steps_total:
-                state = f"training {row.steps_done}/{row.steps_total} steps"
-            elif state == "pending":
-                state = "queued"
-            elif state == "failed" and row.error:
-                state = f"failed: {safe(str(row.error), 120)}"
-            lines.append(f"**{safe(row.trigger_word, 60, single_line=True)}** — {state}")
+            line = f"**{safe(row.trigger_word, 60, single_line=True)}** — {_state_of(row)}"
+            started = read_time(row.created_at)
+            if started is not None:
+                line += f" · {timestamp(int(started.timestamp()), 'R')}"
+            if row.channel_id and row.progress_message_id:
+                place = CardPlace(row.channel_id, row.progress_message_id)
+                guild = progress.card_guild(self.bot, place, interaction.guild_id)
+                line += f" · [card]({progress.card_url(guild, place)})"
+            lines.append(line)
         credits = await self.bot.services.credits.available(interaction.user.id)
         embed = discord.Embed(title="Your trainings", description="\n".join(lines)[:4000])
         if credits:
             embed.set_footer(text=f"{len(credits)} unused training credit(s)")
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        view = await self._open_menu([r for r in rows if r.status == "completed"])
+        if view is None:
+            await interaction.response.send_message(embed=embed, ephemeral=True)
+        else:
+            await interaction.response.send_message(embed=embed, view=view, ephemeral=True)
+
+    async def _open_menu(self, done: list[TrainingSummary]) -> discord.ui.View | None:
+        """A menu that opens one trained LoRA (the gallery's own menu: its select
+        opens the LoRA's page privately)."""
+        handles = await handles_for(self.bot.services.gallery, [r.lora_id for r in done])
+        options = []
+        for row in done[:25]:
+            value = select_value(row.lora_id, handles)
+            if value is not None:
+                options.append(
+                    discord.SelectOption(label=plain(row.trigger_word, 100), value=value)
+                )
+        if not options:
+            return None
+        view = discord.ui.View(timeout=None)
+        view.add_item(
+            discord.ui.Select(custom_id=SELECT_ID, placeholder="Open a LoRA…", options=options)
+        )
+        return view
+
+
+def _state_of(row: TrainingSummary) -> str:
+    if row.status == "completed":
+        return "✅ ready"
+    if row.status == "failed" and row.error == CANCELLED:
+        return "cancelled"
+    if row.status == "failed":
+        return f"❌ failed: {safe(str(row.error or 'fal.ai reported an error'), 120)}"
+    if row.steps_total:
+        return f"⏳ training {row.steps_done or 0}/{row.steps_total} steps"
+    return "⏳ queued"

@@ -5,6 +5,7 @@ train:tx:<order key>      paste the payment's transaction hash (opens a modal)
 train:check:<order key>   check the pasted payment again (waiting for confirmations)
 train:drop:<order key>    cancel the request before anything is submitted
 train:stop:<lora key>     cancel a training fal has not started yet (its owner only)
+train:again:<lora key>    retry a failed training with its settings, paid by the kept credit
 train:hash:<order key>    the transaction-hash modal (`#` + a digest for a long id)
 
 Keys carry ids of any shape exactly (`cogs.common.id_keys`), except the bot's own 32
@@ -23,9 +24,9 @@ from cogs.common.custom_ids import claim
 from cogs.common.id_keys import NO_HANDLES, InvalidKey, inline_key, key_for, resolve_key
 
 PREFIX = claim("train:", "training")
-Kind = Literal["go", "tx", "check", "drop", "stop"]
-KINDS: tuple[Kind, ...] = ("go", "tx", "check", "drop", "stop")
-TEMPLATE = r"train:(?P<kind>go|tx|check|drop|stop):(?P<key>.{0,90})"
+Kind = Literal["go", "tx", "check", "drop", "stop", "again"]
+KINDS: tuple[Kind, ...] = ("go", "tx", "check", "drop", "stop", "again")
+TEMPLATE = r"train:(?P<kind>go|tx|check|drop|stop|again):(?P<key>.{0,90})"
 _LEGACY = re.compile(r"[0-9a-f]{32}")  # an id as buttons carried it before keys
 
 
@@ -61,7 +62,8 @@ def kind_of(text: str) -> Kind:
 
 
 def nonce_for(kind: str, lora_id: str) -> str:
-    """The nonce of one of the bot's own posts about a training ("progress", "done"): the
+    """The nonce of one of the bot's own posts about a training ("progress", "final",
+    "done"): the
     same for every attempt, so Discord (enforce_nonce) keeps one message. At most 25
     characters, as Discord allows."""
     return hashlib.sha256(f"{kind}:{lora_id}".encode()).hexdigest()[:25]

@@ -29,7 +29,8 @@ class TrainButton(BotItem, discord.ui.DynamicItem[discord.ui.Button[Any]], templ
         "tx": ("Paste transaction hash", discord.ButtonStyle.primary),
         "check": ("Check payment", discord.ButtonStyle.primary),
         "drop": ("Cancel", discord.ButtonStyle.secondary),
-        "stop": ("Cancel training", discord.ButtonStyle.danger),
+        "stop": ("Cancel training", discord.ButtonStyle.secondary),
+        "again": ("Train again", discord.ButtonStyle.primary),
     }
 
     def __init__(self, kind: ids.Kind, key: str) -> None:
@@ -59,6 +60,7 @@ FLOWS: dict[ids.Kind, Flow] = {
     "check": flows.check_payment,
     "drop": flows.drop,
     "stop": flows.cancel_training,
+    "again": flows.train_again,
 }
 
 

@@ -17,6 +17,7 @@ from tests.e2e.conftest import BotHarness
 from tests.e2e.test_train import (
     ALICE,
     buttons,
+    card_of,
     mention,
     preview,
     services,
@@ -113,4 +114,4 @@ async def test_paying_from_the_browser_then_training(
         check = await emulator.click(shown, buttons(shown)["Check payment"], user_id=ALICE)
         await check.response()
         told = await mention(emulator)
-        assert told["embeds"][0]["title"] == "Trained mystyle"
+        assert card_of(emulator, told)["embeds"][0]["title"] == "Trained mystyle"

@@ -9,7 +9,15 @@ from typing import Any
 
 from cogs import EXTENSIONS
 from tests.e2e.conftest import BotHarness
-from tests.e2e.test_train import ALICE, CHANNEL, mention, services, training_bot
+from tests.e2e.test_train import (
+    ALICE,
+    CHANNEL,
+    card_of,
+    is_mention,
+    mention,
+    services,
+    training_bot,
+)
 from tests.fakes.discord import DiscordEmulator
 from tests.support.gallery_rows import WALLET_A
 
@@ -58,10 +66,8 @@ async def test_trainings_are_followed_without_the_training_cog(
             "SELECT notified_at FROM training_jobs WHERE lora_training_id = ?", (LORA_ID,)
         )
         assert job is not None and job["notified_at"] is None
-        assert not any(
-            m.get("content") == f"<@{ALICE}>" for m in emulator.channel_messages(CHANNEL)
-        )
+        assert not any(is_mention(m) for m in emulator.channel_messages(CHANNEL))
 
         await bot.load_extension("cogs.training")  # the notifier registers itself
         told = await mention(emulator)
-        assert "cogless" in told["embeds"][0]["title"]
+        assert "cogless" in card_of(emulator, told)["embeds"][0]["title"]

@@ -14,7 +14,16 @@ import aiohttp
 
 from storage.db import Database, DatabaseConfig
 from tests.e2e.test_process import wait_healthy
-from tests.e2e.test_train import ALICE, CHANNEL, buttons, mention, preview, services
+from tests.e2e.test_train import (
+    ALICE,
+    CHANNEL,
+    buttons,
+    card_of,
+    is_mention,
+    mention,
+    preview,
+    services,
+)
 from tests.fakes.discord import DiscordEmulator
 from tests.fakes.fal import FakeFal
 from tests.support.bot_process import bot_env
@@ -80,9 +89,7 @@ async def test_a_killed_bot_finishes_the_training_after_restart(
     try:
         told = await mention(emulator)
         await asyncio.sleep(0.5)  # a few more polls: nothing is announced twice
-        mentions = [
-            m for m in emulator.channel_messages(CHANNEL) if m.get("content") == f"<@{ALICE}>"
-        ]
+        mentions = [m for m in emulator.channel_messages(CHANNEL) if is_mention(m)]
         loras = await db.fetchall("SELECT status FROM lora_trainings")
         credits = await db.fetchall("SELECT status FROM training_credits")
         async with (
@@ -94,7 +101,7 @@ async def test_a_killed_bot_finishes_the_training_after_restart(
         second.send_signal(signal.SIGTERM)
         await asyncio.wait_for(second.wait(), 20)
         await db.close()
-    assert told["embeds"][0]["title"] == "Trained mystyle"
+    assert card_of(emulator, told)["embeds"][0]["title"] == "Trained mystyle"
     assert len(mentions) == 1
     assert loras == [{"status": "completed"}]
     assert credits == [{"status": "consumed"}]

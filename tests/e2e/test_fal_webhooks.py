@@ -18,7 +18,16 @@ from storage import submissions
 from storage.timefmt import utc_now
 from tests.e2e.conftest import BotHarness
 from tests.e2e.test_process import free_port
-from tests.e2e.test_train import ALICE, CHANNEL, buttons, mention, preview, services
+from tests.e2e.test_train import (
+    ALICE,
+    CHANNEL,
+    buttons,
+    card_of,
+    is_mention,
+    mention,
+    preview,
+    services,
+)
 from tests.fakes.discord import DiscordEmulator
 from tests.fakes.fal_training import FakeFalTraining
 from tests.fakes.fal_webhooks import WebhookSigner, post, webhook_body
@@ -56,17 +65,29 @@ async def webhook_bot(
 
 
 def mentions(emulator: DiscordEmulator) -> list[dict[str, Any]]:
-    return [m for m in emulator.channel_messages(CHANNEL) if m.get("content") == f"<@{ALICE}>"]
+    return [m for m in emulator.channel_messages(CHANNEL) if is_mention(m)]
+
+
+def submitted(emulator: DiscordEmulator) -> int:
+    """How many submissions told their user they were submitted (the last step)."""
+    return sum(
+        str(m.get("content")).startswith("Submitted") for m in emulator.channel_messages(CHANNEL)
+    )
 
 
 async def start_training(emulator: DiscordEmulator, fal: FakeFalTraining) -> str:
     before = set(fal.trainings)
+    done_before = submitted(emulator)
     shown = await preview(emulator)
     await (await emulator.click(shown, buttons(shown)["Start training"], user_id=ALICE)).response()
     await emulator.wait_until(
         lambda: set(fal.trainings) - before != set(), what="the submission", timeout=10
     )
     (rid,) = set(fal.trainings) - before
+    # The submission ends with its progress card posted and recorded, then says so.
+    await emulator.wait_until(
+        lambda: submitted(emulator) > done_before, what="the submission's end", timeout=10
+    )
     return rid
 
 
@@ -100,7 +121,7 @@ async def test_a_training_ends_by_webhook_long_before_the_next_poll(
         assert await fal.complete(rid) == 200
         told = await mention(emulator)
         assert time.monotonic() - started < 10  # the next poll is 10 minutes away
-        assert told["embeds"][0]["title"] == "Trained mystyle"
+        assert card_of(emulator, told)["embeds"][0]["title"] == "Trained mystyle"
         row = await bot.db.fetchone("SELECT status, lora_weights_url FROM lora_trainings")
         assert row is not None and row["status"] == "completed"
         assert row["lora_weights_url"].endswith(f"/{rid}/pytorch_lora_weights.safetensors")
@@ -132,7 +153,7 @@ async def test_an_error_webhook_fails_the_training_and_keeps_the_credit(
         # Twice at once, as fal's retries can overlap: told once, credit back once.
         assert await asyncio.gather(fal.complete(rid), fal.deliver(rid)) == [200, 200]
         told = await mention(emulator)
-        assert "Not enough distinct images" in told["embeds"][0]["description"]
+        assert "Not enough distinct images" in card_of(emulator, told)["embeds"][0]["description"]
         assert bot.services.webhooks is not None
         await bot.services.webhooks.settle()
         row = await bot.db.fetchone("SELECT status FROM lora_trainings")
@@ -278,7 +299,7 @@ async def test_a_lost_submission_is_recovered_from_its_webhook(
         rid = fal.add(webhook_url=f"{public}/fal/webhook/{order_id}")
         assert await fal.complete(rid) == 200
         told = await mention(emulator)
-        assert told["embeds"][0]["title"] == "Trained mystyle"
+        assert card_of(emulator, told)["embeds"][0]["title"] == "Trained mystyle"
         row = await bot.db.fetchone(
             "SELECT t.status, t.wallet_address, t.trigger_word, t.steps, t.image_urls, "
             "j.credit_id, j.discord_user_id, j.channel_id, j.audit_note "

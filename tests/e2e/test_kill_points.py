@@ -27,7 +27,7 @@ import pytest
 
 from storage.db import Database, DatabaseConfig
 from tests.e2e.test_process import wait_healthy
-from tests.e2e.test_train import ALICE, CHANNEL, buttons, preview
+from tests.e2e.test_train import ALICE, CHANNEL, buttons, card_of, is_mention, preview
 from tests.fakes.arena import FakeArena
 from tests.fakes.discord import DiscordEmulator
 from tests.fakes.fal import FakeFal
@@ -270,7 +270,7 @@ async def money_invariant(db: Database) -> list[str]:
 
 
 def mentions(emulator: DiscordEmulator) -> list[dict[str, Any]]:
-    return [m for m in emulator.channel_messages(CHANNEL) if m.get("content") == f"<@{ALICE}>"]
+    return [m for m in emulator.channel_messages(CHANNEL) if is_mention(m)]
 
 
 def progress_cards(emulator: DiscordEmulator) -> list[dict[str, Any]]:
@@ -318,7 +318,7 @@ async def test_a_paid_training_survives_a_stop_at(world: World, point: KillPoint
             )
             await asyncio.sleep(0.5)  # more polls: nothing is told or posted twice
             (told,) = mentions(emulator)
-            title = told["embeds"][0]["title"]
+            title = card_of(emulator, told)["embeds"][0]["title"]
             assert title == ("Training mystyle failed" if point.fails else "Trained mystyle")
             assert len(progress_cards(emulator)) == 1  # one progress message, edited
             loras = await world.db.fetchall("SELECT status FROM lora_trainings")

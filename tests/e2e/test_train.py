@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
+import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import discord
 import fal_client.client as fal_internals
 import pytest
 from eth_account import Account
 from eth_utils.address import to_checksum_address
 
 from bot.app import LoraBot
+from bot.services.admin_audit import Auditor
+from bot.services.training.desk import STEPS_MAX, STEPS_MIN
 from tests.e2e.conftest import BotHarness
 from tests.fakes.arena import FakeArena
 from tests.fakes.chain import DevChain
@@ -23,7 +29,7 @@ from tests.fakes.chain.fixtures import anvil_node, chain, rpc
 from tests.fakes.chain.payment_chain import MockFeed, PaymentContracts, payment_contracts
 from tests.fakes.discord import DiscordEmulator, GuildSetup
 from tests.fakes.fal_storage import FakeFalStorage
-from tests.fakes.fal_training import FakeFalTraining
+from tests.fakes.fal_training import FakeFalTraining, step_logs
 from tests.support.gallery_rows import WALLET_A, link_wallet
 
 __all__ = ["anvil_node", "chain", "payment_contracts", "rpc"]  # fixtures used here
@@ -101,13 +107,31 @@ async def preview(emulator: DiscordEmulator, **options: Any) -> dict[str, Any]:
     return shown
 
 
+def is_mention(message: dict[str, Any]) -> bool:
+    """The short reply that tells ALICE her training ended (it starts with her mention)."""
+    return str(message.get("content") or "").startswith(f"<@{ALICE}>")
+
+
 async def mention(emulator: DiscordEmulator) -> dict[str, Any]:
     await emulator.wait_until(
-        lambda: any(m.get("content") == f"<@{ALICE}>" for m in emulator.channel_messages(CHANNEL)),
+        lambda: any(is_mention(m) for m in emulator.channel_messages(CHANNEL)),
         what="the finished-training mention",
         timeout=15,
     )
-    return next(m for m in emulator.channel_messages(CHANNEL) if m.get("content") == f"<@{ALICE}>")
+    return next(m for m in emulator.channel_messages(CHANNEL) if is_mention(m))
+
+
+def public(emulator: DiscordEmulator) -> list[dict[str, Any]]:
+    """What everyone in the channel sees (no one's private answers)."""
+    return [m for m in emulator.channel_messages(CHANNEL) if not m.get("flags", 0) & EPHEMERAL]
+
+
+def card_of(emulator: DiscordEmulator, told: dict[str, Any]) -> dict[str, Any]:
+    """The progress card the mention replies to (the mention itself carries no card)."""
+    assert not told.get("embeds"), "the mention is a short reply, not a second card"
+    card_id = told["message_reference"]["message_id"]
+    channel = int(told["channel_id"])
+    return next(m for m in emulator.channel_messages(channel) if m["id"] == card_id)
 
 
 async def test_admin_trains_and_is_told_when_it_is_done(
@@ -167,8 +191,8 @@ async def test_a_failed_training_keeps_the_credit(
             await emulator.click(shown, buttons(shown)["Start training"], user_id=ALICE)
         ).response()
         told = await mention(emulator)
-        assert "Not enough distinct images" in told["embeds"][0]["description"]
-        assert "credit" in told["embeds"][0]["description"]
+        assert "Not enough distinct images" in card_of(emulator, told)["embeds"][0]["description"]
+        assert "credit" in card_of(emulator, told)["embeds"][0]["description"]
         assert buttons(told) == {}
         assert len(await bot.services.credits.available(ALICE)) == 1  # money is never lost
         listing = await (
@@ -195,7 +219,7 @@ async def test_training_survives_a_restart(
         told = await mention(emulator)
         row = await bot.db.fetchone("SELECT status FROM lora_trainings")
     assert row == {"status": "completed"}
-    assert told["embeds"][0]["title"] == "Trained mystyle"
+    assert card_of(emulator, told)["embeds"][0]["title"] == "Trained mystyle"
 
 
 @pytest.mark.parametrize(
@@ -288,7 +312,7 @@ async def test_paying_on_chain_then_training(
         check = await emulator.click(waiting, buttons(waiting)["Check payment"], user_id=ALICE)
         await check.response()
         told = await mention(emulator)
-        assert told["embeds"][0]["title"] == "Trained mystyle"
+        assert card_of(emulator, told)["embeds"][0]["title"] == "Trained mystyle"
         assert (
             await bot.services.credits.available(ALICE) == []
         )  # the credit paid for this training
@@ -353,10 +377,14 @@ async def test_cancel_while_queued_gives_the_credit_back(
         assert len(await bot.services.credits.available(ALICE)) == 1
         card = progress_now(emulator, progress["id"])
         assert card["components"] == []  # no Cancel button once it is over
-        told = await mention(emulator)
-        assert all(
-            p["allowed_mentions"].get("users") in (None, []) for p in emulator.sent_payloads(told)
-        )
+        assert card["embeds"][0]["title"] == "Cancelled: mystyle"
+        assert card["embeds"][0]["color"] == discord.Colour.light_grey().value
+        await asyncio.sleep(0.3)  # more polls: still nobody is pinged
+        # Its owner cancelled it: no mention, no second message; the card says it all.
+        assert not any(is_mention(m) for m in emulator.channel_messages(CHANNEL))
+        assert [m["id"] for m in public(emulator)] == [progress["id"]]
+        for sent in emulator.sent_payloads(card):
+            assert sent.get("allowed_mentions", {}).get("users") in (None, [])
 
 
 async def test_discord_rate_limits_on_progress_edits_are_waited_out(
@@ -372,7 +400,7 @@ async def test_discord_rate_limits_on_progress_edits_are_waited_out(
             await emulator.click(shown, buttons(shown)["Start training"], user_id=ALICE)
         ).response()
         told = await mention(emulator)
-    assert told["embeds"][0]["title"] == "Trained mystyle"
+    assert card_of(emulator, told)["embeds"][0]["title"] == "Trained mystyle"
     limited = [r for r in emulator.requests if r.method == "PATCH" and r.status == 429]
     assert len(limited) == 3
 
@@ -404,9 +432,7 @@ async def test_two_bot_processes_announce_a_training_once(tmp_path: Any, service
             ).response()
             await mention(emulator)
             await asyncio.sleep(0.5)  # both watchers get several more polls
-            mentions = [
-                m for m in emulator.channel_messages(CHANNEL) if m.get("content") == f"<@{ALICE}>"
-            ]
+            mentions = [m for m in emulator.channel_messages(CHANNEL) if is_mention(m)]
             row = await second.db.fetchone("SELECT status FROM lora_trainings")
     finally:
         await emulator.stop()
@@ -452,7 +478,7 @@ async def test_an_hour_old_progress_message_that_takes_no_more_edits_is_continue
         )
         emulator.advance_time(3700)  # the progress message is now over an hour old
         told = await mention(emulator)
-        assert told["embeds"][0]["title"] == "Trained mystyle"
+        assert card_of(emulator, told)["embeds"][0]["title"] == "Trained mystyle"
         cards = [
             m
             for m in emulator.channel_messages(CHANNEL)
@@ -465,3 +491,249 @@ async def test_an_hour_old_progress_message_that_takes_no_more_edits_is_continue
         job = await bot.db.fetchone("SELECT progress_message_id FROM training_jobs")
         assert job == {"progress_message_id": fresh["id"]}
         assert len(emulator.violations) == 0
+
+
+def card_descriptions(emulator: DiscordEmulator, card: dict[str, Any]) -> list[str]:
+    """What the card said, state after state (its first post, then each edit)."""
+    return [
+        p["embeds"][0].get("description", "")
+        for p in emulator.sent_payloads(card)
+        if p.get("embeds")
+    ]
+
+
+async def test_one_card_from_queued_to_trained_with_the_time_left(
+    harness: BotHarness, emulator: DiscordEmulator, services: Any
+) -> None:
+    """The card: who, which channel, how many images, a thumbnail; the queue; a progress
+    bar with fal's estimate of the time left; then the same card, edited, says Trained,
+    and one short reply pings its owner (only) and links the card."""
+    _, _, fal = services
+    running = {
+        "status": "IN_PROGRESS",
+        "logs": step_logs(120, 1000, elapsed=24, left=176),
+    }
+    fal.mode.script = [{"status": "IN_QUEUE", "queue_position": 3}] * 60 + [running] * 100_000
+    async with training_bot(
+        harness, services, admin_wallets=WALLET_A, training_progress_edit_seconds=0
+    ) as bot:
+        await link_wallet(bot.db, ALICE, WALLET_A)
+        shown = await preview(emulator)
+        await (
+            await emulator.click(shown, buttons(shown)["Start training"], user_id=ALICE)
+        ).response()
+        await emulator.wait_until(
+            lambda: any("3 jobs ahead" in str(m.get("embeds")) for m in public(emulator)),
+            what="the queue position",
+            timeout=15,
+        )
+        (queued_card,) = public(emulator)
+        assert set(buttons(queued_card)) == {"Cancel training"}  # fal can still cancel it
+        await emulator.wait_until(
+            lambda: any(
+                "120/1000" in str(m.get("embeds")) for m in emulator.channel_messages(CHANNEL)
+            ),
+            what="the progress bar",
+            timeout=15,
+        )
+        (card,) = public(emulator)
+        embed = card["embeds"][0]
+        assert embed["title"] == "Training mystyle"
+        assert f"Started by <@{ALICE}> <t:" in embed["description"]
+        assert "(https://www.are.na/channel/my-moodboard)" in embed["description"]
+        assert "6 images · 1000 steps" in embed["description"]
+        assert "My \\*mood\\* board @\u200beveryone" in embed["description"]  # escaped
+        assert embed["thumbnail"]["url"].startswith("http")
+        assert "footer" not in embed  # no raw id
+        assert "▰▰" in embed["description"] and "120/1000 steps (12%)" in embed["description"]
+        # fal's estimate, 176 s from now, as a live Discord timestamp.
+        eta = re.search(r"Done <t:(\d+):R>", embed["description"])
+        assert eta is not None
+        assert abs(int(eta[1]) - (time.time() + 176)) < 30
+        assert buttons(card) == {}  # fal has started it: it can no longer be cancelled
+        first_post = emulator.sent_payloads(card)[0]
+        assert [c["label"] for c in first_post["components"][0]["components"]] == [
+            "Cancel training"
+        ]  # Cancel while fal still has it queued
+
+        (rid,) = fal.trainings
+        await fal.complete(rid)
+        told = await mention(emulator)
+        await asyncio.sleep(0.3)  # more polls: nothing more is posted
+        messages = public(emulator)
+    assert [m["id"] for m in messages] == [card["id"], told["id"]]  # the card, its reply
+    final = card_of(emulator, told)
+    assert final["id"] == card["id"]  # edited in place, not a second card
+    assert final["embeds"][0]["title"] == "Trained mystyle"
+    assert final["embeds"][0]["color"] == discord.Colour.green().value
+    assert set(buttons(final)) == {"Open in gallery", "Generate images"}
+    assert told["content"] == f"<@{ALICE}> your LoRA **mystyle** is ready."
+    assert set(buttons(told)) == {"Open in gallery", "Generate images"}
+    (sent,) = emulator.sent_payloads(told)
+    assert sent["allowed_mentions"]["users"] in ([str(ALICE)], [ALICE])
+    assert not sent["allowed_mentions"].get("replied_user")
+    assert sent["allowed_mentions"].get("parse", []) == []
+    for payload in emulator.sent_payloads(card):  # the card itself never pings
+        assert payload["allowed_mentions"] == {"parse": []} or not payload["allowed_mentions"].get(
+            "users"
+        )
+    assert len(emulator.violations) == 0
+
+
+async def test_a_failed_training_is_trained_again_with_the_kept_credit(
+    harness: BotHarness, emulator: DiscordEmulator, services: Any
+) -> None:
+    """A failure says what to do and offers Train again: the same channel, trigger word
+    and steps, through the same submission, spending the kept credit exactly once."""
+    _, _, fal = services
+    fal.mode.error = "Not enough distinct images"
+    fal.mode.script = []
+    async with training_bot(harness, services) as bot:
+        await link_wallet(bot.db, ALICE, WALLET_A)
+        credit = await bot.services.credits.grant(ALICE, WALLET_A, reason="test payment")
+        shown = await preview(emulator, steps=500)
+        await (
+            await emulator.click(shown, buttons(shown)["Start training"], user_id=ALICE)
+        ).response()
+        told = await mention(emulator)
+        card = card_of(emulator, told)
+        assert card["embeds"][0]["title"] == "Training mystyle failed"
+        assert "Press **Train again**" in card["embeds"][0]["description"]
+        assert set(buttons(card)) == {"Train again"}
+        assert "failed" in told["content"] and "credit is kept" in told["content"]
+        (sent,) = emulator.sent_payloads(told)  # the failure's one ping: its owner only
+        assert sent["allowed_mentions"]["users"] in ([str(ALICE)], [ALICE])
+        assert sent["allowed_mentions"].get("parse", []) == []
+        assert len(await bot.services.credits.available(ALICE)) == 1
+
+        # A stranger cannot spend Alice's credit.
+        stranger = await emulator.click(card, buttons(card)["Train again"], user_id=43)
+        await stranger.response()
+        (no,) = await stranger.followups(count=1, timeout=10)
+        assert no["flags"] & EPHEMERAL and "Only the person who started" in no["content"]
+
+        fal.mode.error = None
+        again = await emulator.click(card, buttons(card)["Train again"], user_id=ALICE)
+        await again.response()
+        await emulator.wait_until(
+            lambda: len([m for m in emulator.channel_messages(CHANNEL) if is_mention(m)]) == 2,
+            what="the second training's mention",
+            timeout=20,
+        )
+        first, second = (
+            fal.trainings[rid].arguments for rid in fal.trainings
+        )  # the retry asked fal for the same training
+        assert {k: second[k] for k in ("trigger_word", "steps")} == {
+            "trigger_word": "mystyle",
+            "steps": 500,
+        }
+        assert {k: first[k] for k in ("trigger_word", "steps")} == {
+            k: second[k] for k in ("trigger_word", "steps")
+        }
+        assert await bot.services.credits.available(ALICE) == []
+        spent = await bot.db.fetchall("SELECT id, status FROM training_credits")
+        assert spent == [{"id": credit.id, "status": "consumed"}]  # one credit, spent once
+        loras = await bot.db.fetchall("SELECT status FROM lora_trainings ORDER BY created_at")
+        assert loras == [{"status": "failed"}, {"status": "completed"}]
+
+        # Pressing it again: no third training; the refusal links the running card.
+        twice = await emulator.click(card, buttons(card)["Train again"], user_id=ALICE)
+        await twice.response()
+        refusal = await twice.original()
+        assert "already started" in refusal["content"]
+        (link,) = [c for row in refusal["components"] for c in row["components"]]
+        new_card = await bot.db.fetchone(
+            "SELECT channel_id, progress_message_id FROM training_jobs "
+            "WHERE lora_training_id = (SELECT id FROM lora_trainings WHERE status = 'completed')"
+        )
+        assert new_card is not None
+        assert link["label"] == "Open progress" and link["url"].endswith(
+            f"/{new_card['channel_id']}/{new_card['progress_message_id']}"
+        )
+        assert len(fal.trainings) == 2
+        report = await Auditor(
+            bot.db, lease=timedelta(seconds=90), recovery_interval=timedelta(seconds=60)
+        ).run()
+        assert report.ok, report.offenses
+
+
+async def test_trainings_lists_each_with_a_link_to_its_card_and_opens_one(
+    harness: BotHarness, emulator: DiscordEmulator, services: Any
+) -> None:
+    async with training_bot(harness, services, admin_wallets=WALLET_A) as bot:
+        await link_wallet(bot.db, ALICE, WALLET_A)
+        shown = await preview(emulator)
+        await (
+            await emulator.click(shown, buttons(shown)["Start training"], user_id=ALICE)
+        ).response()
+        told = await mention(emulator)
+        card = card_of(emulator, told)
+        listing = await (
+            await emulator.run_command("trainings", user_id=ALICE, channel_id=CHANNEL)
+        ).response()
+        data = listing["data"]
+        assert data["flags"] & EPHEMERAL
+        line = data["embeds"][0]["description"]
+        assert line.startswith("**mystyle** — ✅ ready · <t:")
+        assert f"/{CHANNEL}/{card['id']})" in line  # a jump link to the card
+        (menu,) = [c for row in data["components"] for c in row["components"]]
+        assert menu["type"] == 3 and [o["label"] for o in menu["options"]] == ["mystyle"]
+        message = await (
+            await emulator.run_command("trainings", user_id=ALICE, channel_id=CHANNEL)
+        ).original()
+        opened = await emulator.select(
+            message, menu["custom_id"], [menu["options"][0]["value"]], user_id=ALICE
+        )
+        await opened.response()
+        page = await opened.original()
+        assert page["flags"] & EPHEMERAL and "mystyle" in str(page)
+
+
+async def test_steps_is_bounded_by_discord_itself(
+    harness: BotHarness, emulator: DiscordEmulator, services: Any
+) -> None:
+    async with training_bot(harness, services):
+        command = emulator.registry.find("train", guild_id=None)
+    (steps,) = [o for o in command["options"] if o["name"] == "steps"]
+    assert (steps["type"], steps["min_value"], steps["max_value"]) == (4, STEPS_MIN, STEPS_MAX)
+    assert steps.get("required", False) is False
+
+
+async def test_the_end_of_a_long_training_reaches_a_card_that_takes_no_more_edits(
+    harness: BotHarness, emulator: DiscordEmulator, services: Any
+) -> None:
+    """The card is over an hour old and Discord refuses its edits (30046) just as the
+    training ends: the final state goes to a fresh card replying to the old one, the
+    mention replies to that fresh card, and jump links lead there."""
+    _, _, fal = services
+    fal.mode.script = [{"status": "IN_QUEUE", "queue_position": 1}] * 100_000
+    async with training_bot(harness, services, admin_wallets=WALLET_A) as bot:
+        await link_wallet(bot.db, ALICE, WALLET_A)
+        shown = await preview(emulator)
+        await (
+            await emulator.click(shown, buttons(shown)["Start training"], user_id=ALICE)
+        ).response()
+        await emulator.wait_until(
+            lambda: any(
+                str(m.get("content")).startswith("Submitted")
+                for m in emulator.channel_messages(CHANNEL)
+            ),
+            what="the submission to finish",
+            timeout=10,
+        )
+        (old,) = public(emulator)
+        emulator.world.old_message_edit_limit = 0
+        emulator.advance_time(3700)
+        (rid,) = fal.trainings
+        await fal.complete(rid)
+        told = await mention(emulator)
+        await asyncio.sleep(0.3)
+        cards = [m for m in public(emulator) if not is_mention(m)]
+        job = await bot.db.fetchone("SELECT progress_message_id FROM training_jobs")
+    assert len(cards) == 2 and cards[0]["id"] == old["id"]
+    fresh = cards[1]
+    assert fresh["message_reference"]["message_id"] == old["id"]
+    assert fresh["embeds"][0]["title"] == "Trained mystyle"
+    assert card_of(emulator, told)["id"] == fresh["id"]
+    assert job == {"progress_message_id": fresh["id"]}
+    assert len(emulator.violations) == 0

@@ -13,7 +13,16 @@ import pytest
 from tests.e2e.conftest import BotHarness
 from tests.e2e.test_generate import fal as image_fal
 from tests.e2e.test_generate import generate, generating_bot
-from tests.e2e.test_train import ALICE, buttons, mention, preview, services, training_bot
+from tests.e2e.test_train import (
+    ALICE,
+    buttons,
+    card_of,
+    is_mention,
+    mention,
+    preview,
+    services,
+    training_bot,
+)
 from tests.fakes.discord import DiscordEmulator
 from tests.fakes.fal import FakeFal
 from tests.support.gallery_rows import WALLET_A, insert_loras, link_wallet, lora_row
@@ -115,10 +124,8 @@ async def test_the_web_app_completing_a_watched_row_is_not_done_twice(
         fal.mode.script = []  # fal finishes too; the watcher must not write over the web app
         told = await mention(emulator)
         await asyncio.sleep(0.5)
-        assert (
-            len([m for m in emulator.channel_messages(7) if m.get("content") == f"<@{ALICE}>"]) == 1
-        )
-        assert told["embeds"][0]["title"] == "Trained mystyle"
+        assert len([m for m in emulator.channel_messages(7) if is_mention(m)]) == 1
+        assert card_of(emulator, told)["embeds"][0]["title"] == "Trained mystyle"
         (listed,) = await webapp.call("lora.list")
         assert listed["loraWeightsUrl"].endswith("completed-by-the-web-app.safetensors")
 

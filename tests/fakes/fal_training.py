@@ -26,8 +26,28 @@ def default_script() -> list[dict[str, Any]]:
     return [
         {"status": "IN_QUEUE", "queue_position": 2},
         {"status": "IN_QUEUE", "queue_position": 0},
-        {"status": "IN_PROGRESS", "logs": [{"message": " 10%|█         | 100/1000 [00:05<00:45]"}]},
-        {"status": "IN_PROGRESS", "logs": [{"message": " 50%|█████     | 500/1000 [00:25<00:25]"}]},
+        {"status": "IN_PROGRESS", "logs": step_logs(100, 1000, elapsed=5, left=45)},
+        {"status": "IN_PROGRESS", "logs": step_logs(500, 1000, elapsed=25, left=25)},
+    ]
+
+
+def step_logs(done: int, total: int, *, elapsed: int, left: int | None) -> list[dict[str, Any]]:
+    """fal's log lines while training: a setup line, then tqdm's progress bar with
+    [elapsed<left, rate] ("?" while tqdm has no estimate yet)."""
+    percent = done * 100 // total
+    bar = ("█" * (percent // 10)).ljust(10)
+
+    def clock(seconds: int) -> str:
+        return f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+    rate = f"{done / elapsed:.2f}it/s" if elapsed else "?it/s"
+    eta = clock(left) if left is not None else "?"
+    return [
+        {"message": "Preparing the dataset", "level": "INFO"},
+        {
+            "message": f"{percent:3d}%|{bar}| {done}/{total} [{clock(elapsed)}<{eta}, {rate}]",
+            "level": "INFO",
+        },
     ]
 
 

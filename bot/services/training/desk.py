@@ -7,6 +7,7 @@ consumed in the same transaction that writes the web app's `pending` row.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import secrets
@@ -25,9 +26,10 @@ from bot.services.training.submission import (
     Submitted,
     Submitter,
 )
-from storage import training_orders, trainings, wallets
+from storage import training_news, training_orders, trainings, wallets
 from storage.db import Database
 from storage.timefmt import Clock, iso, utc_clock
+from storage.training_news import CardFacts, CardPlace
 from storage.training_orders import CANCELLED, DRAFT, Order, TrainingSummary
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,23 @@ STEPS_MIN, STEPS_MAX, STEPS_DEFAULT = 100, 4000, 1000
 
 class TrainingRefused(UserFacingError):
     pass
+
+
+class AlreadySubmitted(TrainingRefused):
+    """The order (or this retry of a training) was submitted already: its progress card
+    is where to look (`lora_id`: that training, when known)."""
+
+    def __init__(self, lora_id: str | None) -> None:
+        super().__init__(
+            "This training was already started: its progress card shows how it is doing."
+        )
+        self.lora_id = lora_id
+
+
+def retry_order_id(lora_id: str) -> str:
+    """The one order that retries a failed training: chosen from the training's id, so
+    pressing Train again twice makes one order (and spends one credit), not two."""
+    return hashlib.sha256(f"train-again:{lora_id}".encode()).hexdigest()[:32]
 
 
 def check_trigger_word(text: str) -> str:
@@ -257,8 +276,10 @@ class TrainingDesk:
         """Submit the order's training (see `submission.py` for its recorded steps)."""
         self._require_fal()
         order = await self.order_of(order_id, user_id)
+        if order.status == CANCELLED:
+            raise TrainingRefused("This training request was cancelled. Run /train again.")
         if order.status != DRAFT:
-            raise TrainingRefused("This training was already submitted (or cancelled).")
+            raise AlreadySubmitted(order.lora_training_id)
         if self.submitter is None:
             raise NotConfigured("Training", ["FAL_KEY"])
         return await self.submitter.run(order, channel_id, announce)
@@ -266,6 +287,68 @@ class TrainingDesk:
     async def trainings_of(self, discord_user_id: int) -> list[TrainingSummary]:
         """The user's trainings, newest first, with how each is doing."""
         return await training_orders.list_for_user(self.db, discord_user_id)
+
+    async def card_of(self, lora_id: str) -> CardFacts | None:
+        """What the training's progress card shows besides fal's news."""
+        return await training_news.card_facts(self.db, lora_id)
+
+    async def card_place(self, lora_id: str) -> CardPlace | None:
+        """Where the training's progress card is (None: not posted yet, or no channel)."""
+        return await training_news.card_place(self.db, lora_id)
+
+    async def record_card(self, lora_id: str, message_id: int) -> None:
+        """The training's card moved to a fresh message (the old took no more edits)."""
+        await training_news.set_progress_message(
+            self.db, lora_id, message_id, now=iso(self.clock())
+        )
+
+    async def train_again(self, lora_id: str, user_id: int) -> Order:
+        """A draft order that retries a failed training with its channel, trigger word
+        and steps; `submit` then runs it through the same submission as any /train,
+        paid by the credit the failure gave back. Refuses when nothing pays for it
+        (the credit was spent since): a /train then quotes a price as usual."""
+        job = await trainings.job_of(self.db, lora_id)
+        if job is None or job.discord_user_id != user_id:
+            raise TrainingRefused("Only the person who started this training can retry it.")
+        if job.status == "pending":
+            raise AlreadySubmitted(lora_id)
+        if job.status != "failed":
+            raise TrainingRefused("This training worked: open it with /loras.")
+        original = await training_orders.of_training(self.db, lora_id)
+        if original is None:
+            raise TrainingRefused("I don't know this training's channel any more. Run /train.")
+        retry_id = retry_order_id(lora_id)
+        existing = await training_orders.get(self.db, retry_id)
+        if existing is not None and existing.status != DRAFT:
+            raise AlreadySubmitted(existing.lora_training_id)
+        link = await wallets.get_link(self.db, user_id)
+        if link is None:
+            raise TrainingRefused("Link a wallet first: run /wallet link, then press Train again.")
+        self._require_fal()
+        order = existing or Order(
+            id=retry_id,
+            discord_user_id=user_id,
+            wallet=link.wallet_address,
+            channel_slug=original.channel_slug,
+            channel_title=original.channel_title,
+            trigger_word=original.trigger_word,
+            steps=original.steps,
+            image_count=original.image_count,
+            quote_id=None,
+            tx_hash=None,
+            status=DRAFT,
+            lora_training_id=None,
+            created_at=iso(self.clock()),
+        )
+        paid = self.credits.is_admin(order.wallet) or await self.credits.available(user_id)
+        if not paid:
+            raise TrainingRefused(
+                "Your kept training credit has been used since. Run /train with the same "
+                "channel to pay for another try."
+            )
+        if existing is None and not await training_orders.create(self.db, order):
+            raise AlreadySubmitted(None)  # another click made it a moment ago
+        return order
 
     async def cancel(self, lora_id: str, user_id: int) -> bool:
         """Ask fal to cancel while it still has the training queued. True: fal took the

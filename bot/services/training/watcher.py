@@ -202,7 +202,9 @@ class TrainingWatcher:
         notifier = self.notifier
         if training.discord_user_id is None or notifier is None or training.channel_id is None:
             return
-        visible = (status.state, status.queue_position, status.steps_done, status.steps_total)
+        # The time left counts in whole minutes: the card shows it as a live timestamp.
+        eta = None if status.eta_seconds is None else status.eta_seconds // 60
+        visible = (status.state, status.queue_position, status.steps_done, status.steps_total, eta)
         last = self._shown.get(training.lora_id)
         now = time.monotonic()
         if training.progress_message_id is not None and last is not None:
