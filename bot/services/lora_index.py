@@ -93,12 +93,10 @@ class LoraIndex:
                     ids.append(lora_id)
         key = fold(text)
         start = bisect.bisect_left(self._by_word, (key,))
-        prefixed = 0
-        for word, lora_id in islice(self._by_word, start, None):
-            if not word.startswith(key) or prefixed >= limit:
+        for word, lora_id in islice(self._by_word, start, start + limit):
+            if not word.startswith(key):
                 break
             ids.append(lora_id)
-            prefixed += 1
         if len(set(ids)) < limit:
             ids += self._substrings(key, limit)
         return [self._choice(i) for i in list(dict.fromkeys(ids))[:limit]]

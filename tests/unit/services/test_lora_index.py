@@ -77,7 +77,7 @@ async def test_answers_match_the_database_suggest(db: Database) -> None:
     rows += [lora_row(minutes=50 + n, lora_id=f"ABCD{n:028X}") for n in range(3)]
     await insert_loras(db, rows)
     index = LoraIndex(db)
-    typed = TYPED + [rows[0]["id"][:6], rows[1]["id"][:5].upper(), "abcd", "ABCD0"]
+    typed = [*TYPED, rows[0]["id"][:6], rows[1]["id"][:5].upper(), "abcd", "ABCD0"]
     for text in typed:
         for limit in (1, 5, 25):
             assert await index.suggest(text, limit) == await loras.suggest(db, text, limit), (
