@@ -435,6 +435,8 @@ async def main(args: argparse.Namespace) -> None:
     folder = Path(tempfile.mkdtemp(prefix="load-bench-"))
     code = Path(args.code).resolve()
     subjects = [Subject("bare", None), Subject("bot", code)]
+    if args.only:
+        subjects = [s for s in subjects if s.name in args.only.split(",")]
     if args.baseline_code:
         subjects.append(Subject("before", Path(args.baseline_code).resolve()))
     results: Results = {}
@@ -450,7 +452,10 @@ async def main(args: argparse.Namespace) -> None:
             await sharded(Subject("2 processes", code, (0, 1)), args, folder, results)
         report(args, results, subjects)
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        if args.keep:
+            print(f"logs and databases kept in {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
@@ -464,6 +469,8 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--loras", type=int, default=1000)
     parser.add_argument("--no-shards", action="store_true")
+    parser.add_argument("--only", help="subjects to run, e.g. bot or bare,bot")
+    parser.add_argument("--keep", action="store_true", help="keep the bots' logs")
     parser.add_argument("--code", default=str(ROOT), help="checkout whose bot is measured")
     parser.add_argument("--baseline-code", help="another checkout, measured as 'before'")
     parsed = parser.parse_args()
