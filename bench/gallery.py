@@ -149,7 +149,7 @@ def random_ref(rng: random.Random, ids: list[str]) -> PageRef:
 async def measure(
     size: int, samples: int, load_all_runs: int, folder: Path
 ) -> list[tuple[str, list[float]]]:
-    db = Database(DatabaseConfig(url=f"file:{folder / f'gallery-{size}.db'}"), call_timeout=300)
+    db = Database(DatabaseConfig(url=f"file:{folder / f'gallery-{size}.db'}"), call_timeout=3600)
     await db.open()
     try:
         await migrate(db)

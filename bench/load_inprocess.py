@@ -1,6 +1,6 @@
 """Many users at once: how fast the bot acknowledges interactions under load.
 
-    .venv/bin/python bench/load.py [--burst 500] [--rate 100] [--seconds 30]
+    .venv/bin/python bench/load_inprocess.py [--burst 500] [--rate 100] [--seconds 30]
                                    [--loras 1000] [--validation both|on|off]
                                    [--keep-records] [--gc-freeze] [--profile]
 
