@@ -6,6 +6,11 @@
    design), and our worker process. Reported as percentiles and as ratios.
 2. Event-loop lag while a slow query (about half a second of SQLite work) runs: the
    worst delay a 1 ms asyncio ticker sees, through a worker thread vs our process.
+3. A burst: `--burst` calls issued at once through the `Database` (as a burst of
+   interactions does), while the event loop also runs a CPU-bound task that holds the
+   GIL in 2 ms slices (standing in for discord.py's work): latency of each call from
+   its issue to its answer, and the wall time of the whole burst. Run this script from
+   an older checkout to compare designs side by side (see bench/README.md).
 """
 
 from __future__ import annotations
@@ -61,7 +66,42 @@ async def lag_during(work: asyncio.Future[object]) -> float:
     return worst
 
 
-async def main(calls: int) -> None:
+def busy(ms: float) -> None:
+    end = time.perf_counter() + ms / 1000
+    while time.perf_counter() < end:
+        pass
+
+
+async def burst(db: Database, size: int) -> None:
+    stop = False
+
+    async def loop_work() -> None:
+        while not stop:
+            busy(2.0)  # one slice of "discord.py" holding the GIL
+            await asyncio.sleep(0)
+
+    async def one() -> float:
+        t = time.perf_counter()
+        await db.fetchall("SELECT 1")
+        return time.perf_counter() - t
+
+    for rep in range(3):
+        worker = asyncio.ensure_future(loop_work())
+        started = time.perf_counter()
+        samples = await asyncio.gather(*(one() for _ in range(size)))
+        wall = time.perf_counter() - started
+        stop = True
+        await worker
+        stop = False
+        print(
+            f"burst {rep + 1}: {size} concurrent SELECT 1 with a busy loop: "
+            f"p50 {statistics.median(samples) * 1000:.2f} ms, "
+            f"p99 {pct(list(samples), 0.99) * 1000:.2f} ms, "
+            f"max {max(samples) * 1000:.2f} ms, wall {wall * 1000:.1f} ms"
+        )
+
+
+async def main(calls: int, burst_size: int) -> None:
     folder = Path(tempfile.mkdtemp())
     path = folder / "bench.db"
     raw = libsql.connect(str(path), isolation_level=None)
@@ -102,6 +142,7 @@ async def main(calls: int) -> None:
     print(f"  worker thread : {thread_lag * 1000:8.1f} ms")
     print(f"  worker process: {process_lag * 1000:8.1f} ms")
     print(f"  thread / process ratio: {thread_lag / max(process_lag, 1e-6):.0f}x")
+    await burst(db, burst_size)
     await db.close()
     pool.shutdown()
     raw.close()
@@ -110,4 +151,6 @@ async def main(calls: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=2000)
-    asyncio.run(main(parser.parse_args().calls))
+    parser.add_argument("--burst", type=int, default=500)
+    parsed = parser.parse_args()
+    asyncio.run(main(parsed.calls, parsed.burst))

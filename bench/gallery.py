@@ -15,8 +15,11 @@ previous, next). It is timed three ways:
   page sliced out. Run inside the database process, so it is not even charged for
   sending the rows back: a generous lower bound.
 
-Then the filtered cases: one creator's LoRAs, and a search that matches nothing (the
-worst case of a substring search: it reads every completed row's trigger word).
+Then the first page of a fresh /loras (its total included), and the filtered cases:
+one creator's LoRAs, a search that matches nothing (without an index, the worst case of
+a substring search: it reads every completed row's trigger word) and a search for one
+LoRA's whole trigger word. `--skip-load-all` leaves out the seed's approach (about 13 s
+a run at 1M rows). Run from an older checkout to compare side by side.
 """
 
 from __future__ import annotations
@@ -121,6 +124,11 @@ async def build(gallery: Gallery, filters: LoraFilter, ref: PageRef) -> None:
     gallery_layout(page).to_components()
 
 
+def op_some_trigger_word(conn: Connection, lora_id: str) -> str:
+    row = conn.fetchone("SELECT trigger_word FROM lora_trainings WHERE id = ?", (lora_id,))
+    return str(row["trigger_word"]) if row else "sks"
+
+
 def random_ref(rng: random.Random, ids: list[str]) -> PageRef:
     roll = rng.random()
     if roll < 0.05:
@@ -134,7 +142,7 @@ def random_ref(rng: random.Random, ids: list[str]) -> PageRef:
 async def measure(
     size: int, samples: int, load_all_runs: int, folder: Path
 ) -> list[tuple[str, list[float]]]:
-    db = Database(DatabaseConfig(url=f"file:{folder / f'gallery-{size}.db'}"), call_timeout=300)
+    db = Database(DatabaseConfig(url=f"file:{folder / f'gallery-{size}.db'}"), call_timeout=3600)
     await db.open()
     try:
         await migrate(db)
@@ -150,8 +158,13 @@ async def measure(
         everyone = LoraFilter()
         creator = LoraFilter(wallet=wallet(7))
         nothing = LoraFilter(search="no such trigger")
+        rare = LoraFilter(search=await db.run(op_some_trigger_word, ids[len(ids) // 2]))
         pages = len(ids) // LORAS_PER_PAGE
         results = [
+            (
+                "first page, fresh total",
+                await timed(lambda: build(counted, everyone, PageRef()), samples),
+            ),
             (
                 "keyset, total cached",
                 await timed(lambda: build(cached, everyone, random_ref(rng, ids)), samples),
@@ -165,7 +178,9 @@ async def measure(
                 await timed(
                     lambda: db.run(op_load_all_page, rng.randrange(pages), LORAS_PER_PAGE),
                     load_all_runs,
-                ),
+                )
+                if load_all_runs
+                else [float("nan")],
             ),
             (
                 "one creator, counted",
@@ -175,18 +190,22 @@ async def measure(
                 "search, no match, counted",
                 await timed(lambda: build(counted, nothing, PageRef()), samples // 8),
             ),
+            (
+                "search, one word, counted",
+                await timed(lambda: build(counted, rare, PageRef()), samples // 8),
+            ),
         ]
     finally:
         await db.close()
     return results
 
 
-async def main(sizes: list[int], samples: int) -> None:
+async def main(sizes: list[int], samples: int, skip_load_all: bool) -> None:
     folder = Path(tempfile.mkdtemp(prefix="gallery-bench-"))
     table: dict[int, list[tuple[str, list[float]]]] = {}
     for size in sizes:
         print(f"{size:,} LoRAs", flush=True)
-        load_all_runs = max(8, min(40, 2_000_000 // size))
+        load_all_runs = 0 if skip_load_all else max(8, min(40, 2_000_000 // size))
         table[size] = await measure(size, samples, load_all_runs, folder)
     print()
     print(
@@ -219,5 +238,8 @@ if __name__ == "__main__":
     )
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--samples", type=int, default=400)
+    parser.add_argument(
+        "--skip-load-all", action="store_true", help="skip the seed's approach (slow at 1M)"
+    )
     args = parser.parse_args()
-    asyncio.run(main([int(s) for s in args.sizes.split(",")], args.samples))
+    asyncio.run(main([int(s) for s in args.sizes.split(",")], args.samples, args.skip_load_all))

@@ -31,6 +31,9 @@ from storage.db import Database
 from storage.migrate import migrate
 
 log = logging.getLogger(__name__)
+# Connections to Discord's REST API at once, and how long an idle one is kept (seconds).
+DISCORD_CONNECTIONS = 64
+DISCORD_KEEPALIVE_SECONDS = 60.0
 
 
 def configure_discord_endpoints(settings: Settings) -> None:
@@ -92,6 +95,17 @@ class LoraBot(commands.AutoShardedBot):
         self.jobs: list[Periodic] = []
 
     # --- start-up -------------------------------------------------------------
+    async def login(self, token: str) -> None:
+        # discord.py's own connector has no limit (`TCPConnector(limit=0)`): the first
+        # burst of 500 interactions opened about 500 connections to Discord, one per
+        # callback (bench/load.py). A bounded pool whose connections are kept alive
+        # serves a burst with a fixed number of TLS handshakes instead.
+        if self.http.connector is discord.utils.MISSING:
+            self.http.connector = aiohttp.TCPConnector(
+                limit=DISCORD_CONNECTIONS, keepalive_timeout=DISCORD_KEEPALIVE_SECONDS
+            )
+        await super().login(token)
+
     async def setup_hook(self) -> None:
         await self.db.open()
         await migrate(self.db)

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from storage import keyset
+from storage import gallery_totals, keyset, trigger_search
 from storage.connection import Connection, Row
 from storage.db import Database
 from storage.keyset import Mode, Query, Window
@@ -133,8 +133,15 @@ def in_db_gallery_window(
     size: int,
     total: int | None,
 ) -> Window[Lora]:
+    query = gallery_query(flt)
+    if flt.search is None and flt.wallet is None and total is None:
+        total = gallery_totals.in_db_total(conn, COMPLETED)  # O(1): kept by triggers
+    elif flt.search is not None:
+        ids = trigger_search.in_db_candidates(conn, flt.search)
+        if ids is not None:  # few candidates (or none): read those by id
+            query = trigger_search.restricted(query, ids)
     return keyset.in_db_read_window(
-        conn, gallery_query(flt), to_lora, mode=mode, anchor_id=anchor_id, size=size, total=total
+        conn, query, to_lora, mode=mode, anchor_id=anchor_id, size=size, total=total
     )
 
 

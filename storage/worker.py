@@ -3,8 +3,9 @@
 libsql 0.1.11 keeps Python's GIL for the whole of every call, network round trips to
 Turso included (measured: a 500 ms server delay stalled every other thread for 500 ms).
 A worker *thread* therefore cannot keep the event loop responsive; a worker *process*
-can. The parent sends `(function, args)` over a pipe, the child runs
-`function(connection, *args)` and sends back the result or the exception.
+can. The parent sends `(function, args, kwargs)` over a pipe, the child runs
+`function(connection, *args, **kwargs)` and sends back the result or the exception, one
+call after another in the order they came (the parent relies on that order).
 Functions must be importable module-level functions (they are pickled by name).
 
 If the child dies (crash, kill, out of memory) or a call hangs past its timeout, the
@@ -13,15 +14,14 @@ parent kills it and starts a fresh one on the next call: the bot heals itself.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import multiprocessing
 import multiprocessing.connection
 import os
 import pickle
 import signal
+import socket
 import time
-from collections.abc import Callable
 from typing import Any
 
 from storage.connection import DatabaseConfig, DatabaseError, open_connection
@@ -88,8 +88,9 @@ def _child_main(pipe: multiprocessing.connection.Connection, config: DatabaseCon
 
 
 class WorkerProcess:
-    """One child process holding one connection. Its methods block: call them from a
-    single dedicated thread."""
+    """One child process holding one connection. `start` and `stop` block (the
+    `Database` runs them in a thread); calls travel over `take_socket()`, read and
+    written by the event loop (`storage/pipe.py`)."""
 
     def __init__(self, config: DatabaseConfig) -> None:
         self.config = config
@@ -121,41 +122,18 @@ class WorkerProcess:
             raise payload
         log.debug("database worker started", extra={"pid": payload})
 
-    def call(
-        self,
-        fn: Callable[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        timeout: float,
-    ) -> Any:
-        if self._pipe is None or self._process is None or not self._process.is_alive():
-            self.kill()
-            self.start()
+    def take_socket(self) -> socket.socket:
+        """The parent's end of the pipe (a Unix socket pair) as a socket of its own; the
+        `Connection` object is closed, so only the event loop reads it from now on."""
         assert self._pipe is not None
-        try:
-            self._pipe.send((fn, args, kwargs))
-        except (pickle.PicklingError, AttributeError, TypeError) as exc:
-            raise TypeError(f"database calls must be module-level functions: {exc}") from exc
-        except (BrokenPipeError, OSError) as exc:
-            self.kill()
-            raise DatabaseError("the database worker stopped; it will restart") from exc
-        if not self._pipe.poll(timeout):
-            # A hung call (e.g. an unreachable Turso) must not wedge every later call.
-            self.kill()
-            raise DatabaseError(f"the database did not answer within {timeout:g} s")
-        try:
-            status, payload = self._pipe.recv()
-        except (EOFError, OSError) as exc:
-            self.kill()
-            raise DatabaseError("the database worker stopped; it will restart") from exc
-        if status == "ok":
-            return payload
-        raise payload
+        sock = socket.socket(fileno=os.dup(self._pipe.fileno()))
+        self._pipe.close()
+        self._pipe = None
+        return sock
 
     def stop(self) -> None:
-        if self._pipe is not None and self._process is not None and self._process.is_alive():
-            with contextlib.suppress(OSError):
-                self._pipe.send(None)
+        """Waits for the child to leave (it was sent `None`), then makes sure it has."""
+        if self._process is not None and self._process.is_alive():
             self._process.join(5)
         self.kill()
 

@@ -81,6 +81,7 @@ class DiscordEmulator:
         application_flags: int = DEFAULT_APPLICATION_FLAGS,
         host: str = "127.0.0.1",
         port: int = 0,
+        backlog: int = 128,
     ) -> None:
         load_spec()  # fail fast (and pay the load once) if the spec is missing
         self.application_id = application_id
@@ -96,6 +97,9 @@ class DiscordEmulator:
         self.allowed_privileged_intents = allowed_privileged_intents
         self.application_flags = application_flags
         self.host, self.port = host, port
+        # The listen queue. aiohttp's default (128) overflows when a burst opens hundreds
+        # of connections, and each refused client retries after 1 s: raise it for load.
+        self.backlog = backlog
 
         self.clock = EmulatorClock()
         self.changed = ChangeSignal()
@@ -131,7 +135,7 @@ class DiscordEmulator:
         app.router.add_route("*", "/{tail:.*}", self.rest.handle)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
+        site = web.TCPSite(self._runner, self.host, self.port, backlog=self.backlog)
         await site.start()
         self.port = self._runner.addresses[0][1]
         return self

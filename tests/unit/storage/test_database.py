@@ -1,4 +1,4 @@
-"""The database layer: one worker thread, never blocking the loop, migrations once."""
+"""The database layer: one worker process, calls pipelined from the loop, migrations once."""
 
 from __future__ import annotations
 
@@ -175,3 +175,71 @@ async def test_a_killed_worker_is_replaced(db: Database) -> None:
     await asyncio.sleep(0.1)
     assert await db.ping()
     assert db.worker_pid != pid
+
+
+def echo_after(_: Connection, value: int, seconds: float) -> tuple[int, int]:
+    time.sleep(seconds)
+    return value, os.getpid()
+
+
+async def test_concurrent_calls_are_pipelined_and_answered_in_order(db: Database) -> None:
+    # Many calls in flight at once on one worker: each gets its own answer, even when
+    # the first is slow and the rest wait behind it.
+    answers = await asyncio.gather(
+        db.run(echo_after, 0, 0.2), *(db.run(echo_after, n, 0.0) for n in range(1, 300))
+    )
+    assert [value for value, _ in answers] == list(range(300))
+    assert {pid for _, pid in answers} == {db.worker_pid}
+
+
+async def test_a_large_call_and_answer_cross_the_pipe(db: Database) -> None:
+    blob = "x" * 300_000  # bigger than a socket buffer, both ways
+    row = await db.fetchone("SELECT ? AS blob, length(?) AS n", (blob, blob))
+    assert row == {"blob": blob, "n": 300_000}
+
+
+async def test_calls_queued_behind_a_hung_one_run_on_the_new_worker(tmp_path: Path) -> None:
+    # The timeout counts from when a call reaches the worker: the hung call fails,
+    # the ones behind it (never started) are resent to the replacement and succeed.
+    database = Database(
+        DatabaseConfig(url=f"file:{tmp_path / 'x.db'}"), call_timeout=2.0
+    )  # roomy: a busy machine
+    await database.open()
+    try:
+        first = database.worker_pid
+        hung = asyncio.create_task(database.run(sleep_in_worker, 30.0))
+        await asyncio.sleep(0.05)
+        queued = [asyncio.create_task(database.run(echo_after, n, 0.0)) for n in range(5)]
+        with pytest.raises(DatabaseError, match=r"did not answer within 2 s"):
+            await hung
+        answers = await asyncio.gather(*queued)
+        assert [value for value, _ in answers] == list(range(5))
+        assert {pid for _, pid in answers} == {database.worker_pid}
+        assert database.worker_pid not in (None, first)
+    finally:
+        await database.close()
+
+
+async def test_a_worker_killed_mid_call_fails_that_call_and_serves_the_queue(
+    db: Database,
+) -> None:
+    pid = db.worker_pid
+    assert pid is not None
+    running = asyncio.create_task(db.run(sleep_in_worker, 3.0))
+    await asyncio.sleep(0.2)  # the worker is inside the call
+    queued = [asyncio.create_task(db.run(echo_after, n, 0.0)) for n in range(5)]
+    os.kill(pid, 9)
+    with pytest.raises(DatabaseError, match="worker stopped"):
+        await running
+    answers = await asyncio.gather(*queued)
+    assert [value for value, _ in answers] == list(range(5))
+    assert {p for _, p in answers} == {db.worker_pid} and db.worker_pid != pid
+
+
+async def test_a_cancelled_caller_does_not_shift_the_answers(db: Database) -> None:
+    slow = asyncio.create_task(db.run(echo_after, 1, 0.3))
+    after = asyncio.create_task(db.run(echo_after, 2, 0.0))
+    await asyncio.sleep(0.05)
+    slow.cancel()
+    assert (await after)[0] == 2
+    assert (await db.run(echo_after, 3, 0.0))[0] == 3
