@@ -101,7 +101,7 @@ class LoraBot(commands.AutoShardedBot):
         )
         self.services = services = await build_services(self.settings, self.db, self.http_session)
         self.web.add_routes(link_routes(services.wallet_links, self._announce_link))
-        self.web.add_routes(pay_routes(services.training))
+        self.web.add_routes(pay_routes(services.training, services.checkout))
         if services.webhooks is not None:
             self.web.add_routes(fal_webhook_routes(services.webhooks))
         await services.release_stale()

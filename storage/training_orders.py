@@ -10,7 +10,7 @@ from storage.db import Database
 DRAFT, SUBMITTING, SUBMITTED, CANCELLED = "draft", "submitting", "submitted", "cancelled"
 _COLUMNS = (
     "id, discord_user_id, wallet_address, channel_slug, channel_title, trigger_word, steps, "
-    "image_count, quote_id, tx_hash, status, lora_training_id, created_at"
+    "image_count, quote_id, tx_hash, status, lora_training_id, created_at, channel_id"
 )
 
 
@@ -29,6 +29,7 @@ class Order:
     status: str
     lora_training_id: str | None
     created_at: str
+    channel_id: int | None = None  # where its progress card goes (set at /train)
 
 
 def _order(row: dict[str, Any]) -> Order:
@@ -46,6 +47,7 @@ def _order(row: dict[str, Any]) -> Order:
         status=row["status"],
         lora_training_id=row["lora_training_id"],
         created_at=row["created_at"],
+        channel_id=int(row["channel_id"]) if row["channel_id"] else None,
     )
 
 
@@ -86,7 +88,7 @@ async def create(db: Database, order: Order) -> None:
     await db.execute(
         "INSERT INTO training_orders (id, discord_user_id, wallet_address, channel_slug, "
         "channel_title, trigger_word, steps, image_count, quote_id, status, created_at, "
-        "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "updated_at, channel_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             order.id,
             str(order.discord_user_id),
@@ -100,6 +102,7 @@ async def create(db: Database, order: Order) -> None:
             order.status,
             order.created_at,
             order.created_at,
+            None if order.channel_id is None else str(order.channel_id),
         ),
     )
 

@@ -15,10 +15,14 @@ from tests.browser.test_link_page import ARTIFACTS, WALLET_SCRIPT, browser
 from tests.e2e.conftest import BotHarness
 from tests.e2e.test_train import (
     ALICE,
+    CHANNEL,
+    GREY,
+    LINK,
     buttons,
     mention,
     preview,
     services,
+    styles,
     training_bot,
 )
 from tests.fakes.chain import DevChain
@@ -86,6 +90,13 @@ async def test_paying_from_the_browser_then_training(
     ) as bot:
         await link_wallet(bot.db, ALICE, to_checksum_address(account))
         shown = await preview(emulator)
+        # The page is the one primary action; pasting a hash stays possible, in grey.
+        assert styles(shown) == {
+            "Pay with browser wallet": LINK,
+            "I've paid — paste the hash": GREY,
+        }
+        assert "Check payment" not in buttons(shown)  # nothing is under way yet
+        assert "Press **Pay with browser wallet**" in shown["embeds"][0]["description"]
         pay_url = next(
             c["url"] for row in shown["components"] for c in row["components"] if c.get("url")
         )
@@ -99,7 +110,7 @@ async def test_paying_from_the_browser_then_training(
         await outcome.wait_for(state="visible", timeout=20_000)
         ARTIFACTS.mkdir(exist_ok=True)
         await page.screenshot(path=str(ARTIFACTS / "pay-page-success.png"), full_page=True)
-        assert "Payment verified" in (await outcome.text_content() or "")
+        assert "Payment verified: the training is starting" in (await outcome.text_content() or "")
         assert wallet.calls == [
             "eth_requestAccounts",
             "wallet_switchEthereumChain",
@@ -107,7 +118,18 @@ async def test_paying_from_the_browser_then_training(
         ]
         balance = await chain.rpc.call("eth_getBalance", [treasury, "latest"])
         assert int(balance, 16) > 0
-        check = await emulator.click(shown, buttons(shown)["Check payment"], user_id=ALICE)
-        await check.response()
+        # No button to press in Discord: the training starts by itself, and the preview
+        # (the /train response, edited through its interaction token) says so.
         told = await mention(emulator)
         assert told["embeds"][0]["title"] == "Trained mystyle"
+        followed = emulator.message(shown["id"])
+        assert followed["embeds"] == [] and not followed.get("components")
+        assert "Training started: 6 images" in followed["content"]
+        (card,) = [
+            m
+            for m in emulator.channel_messages(CHANNEL)
+            if not m.get("content") and m["embeds"][0]["title"] == "Trained mystyle"
+        ]
+        assert f"/{CHANNEL}/{card['id']}" in followed["content"]  # a link to the progress card
+        assert await bot.services.credits.available(ALICE) == []
+        assert emulator.violations == []

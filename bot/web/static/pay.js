@@ -15,7 +15,8 @@
     box.className = kind;
     box.textContent = text;
     box.hidden = false;
-    show("retry", kind === "error");
+    show("retry", kind === "error" || kind === "partial");
+    $("retry").textContent = kind === "partial" ? "Send the rest" : "Try again";
   }
   const short = (a) => a.slice(0, 6) + "\u2026" + a.slice(-4);
   function walletError(error) {
@@ -46,6 +47,12 @@
       const body = await response.json();
       if (!response.ok) return result("error", body.error || "The bot refused this payment.");
       if (body.status === "verified") { step("Done."); return result("ok", body.message); }
+      if (body.status === "partial") {
+        // Part of the price arrived: offer to send the rest (the details now ask for it).
+        step("Part of the payment arrived.");
+        await loadDetails();
+        return result("partial", body.message);
+      }
       step(body.message);
       await new Promise((resolve) => setTimeout(resolve, 4000));
     }
@@ -103,13 +110,18 @@
   });
   window.dispatchEvent(new Event("eip6963:requestProvider"));
 
-  fetch("/pay/" + encodeURIComponent(order) + "/details", { credentials: "omit" })
-    .then((response) => response.json().then((body) => ({ ok: response.ok, body })))
-    .then(({ ok, body }) => {
-      if (!ok) { $("summary").textContent = body.error || "This payment link is not valid."; return; }
-      details = body;
-      $("summary").textContent = "Training \u201c" + body.trigger_word + "\u201d: " + body.eth + " (about " + body.usd + "), from " + short(body.from) + " to the treasury " + short(body.to) + " on Base.";
-      setTimeout(offerWallets, 300);
-    })
-    .catch(() => { $("summary").textContent = "Could not reach the bot."; });
+  // The price, or after a part was paid, what is still missing.
+  function loadDetails() {
+    return fetch("/pay/" + encodeURIComponent(order) + "/details", { credentials: "omit" })
+      .then((response) => response.json().then((body) => ({ ok: response.ok, body })))
+      .then(({ ok, body }) => {
+        if (!ok) { $("summary").textContent = body.error || "This payment link is not valid."; return false; }
+        details = body;
+        $("summary").textContent = "Training \u201c" + body.trigger_word + "\u201d: " + body.eth + " (about " + body.usd + "), from " + short(body.from) + " to the treasury " + short(body.to) + " on Base.";
+        return true;
+      })
+      .catch(() => { $("summary").textContent = "Could not reach the bot."; return false; });
+  }
+
+  loadDetails().then((ok) => { if (ok) setTimeout(offerWallets, 300); });
 })();
