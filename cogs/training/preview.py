@@ -28,6 +28,7 @@ from urllib.parse import quote
 import discord
 
 from bot.errors import UserFacingError
+from bot.services.gallery import Gallery
 from bot.services.payments.verifier import PaymentPartial, PaymentPending
 from bot.services.records import Order, WatchedTraining
 from bot.services.training.submission import Submitted
@@ -35,14 +36,27 @@ from cogs.common.text import discord_moment
 from cogs.training import render
 from cogs.training.ids import Kind, nonce_for
 
-# `views` maps buttons to `flows`, which use this module: read it at call time.
-from cogs.training import views
-
 if TYPE_CHECKING:
     from bot.app import LoraBot
 
 log = logging.getLogger(__name__)
 MAX_REMEMBERED = 1000  # previews followed at once (15 minutes of /train each)
+
+
+# `views` maps each button to a flow in `flows`, which uses this module: it is imported
+# when first needed, so any of the three can be imported first.
+async def _buttons(
+    gallery: Gallery, row_id: str, *kinds: Kind, secondary: tuple[Kind, ...] = ()
+) -> list[discord.ui.Item[Any]]:
+    from cogs.training.views import buttons_for
+
+    return list(await buttons_for(gallery, row_id, *kinds, secondary=secondary))
+
+
+def _view(*items: discord.ui.Item[Any]) -> discord.ui.View:
+    from cogs.training.views import view_of
+
+    return view_of(*items)
 
 
 def pay_url(bot: LoraBot, order_id: str) -> str | None:
@@ -58,16 +72,16 @@ async def preview_view(
 ) -> discord.ui.View:
     gallery = bot.services.gallery
     if price_kind != "quote":
-        return views.view_of(*await views.buttons_for(gallery, order_id, "go"))
+        return _view(*await _buttons(gallery, order_id, "go"))
     items: list[discord.ui.Item[Any]] = []
     url = pay_url(bot, order_id)
     if under_way:
-        items += await views.buttons_for(gallery, order_id, "check")
+        items += await _buttons(gallery, order_id, "check")
     if url is not None:
         items.append(discord.ui.Button(label="Pay with browser wallet", url=url))
     grey: tuple[Kind, ...] = ("tx",) if under_way or url is not None else ()
-    items += await views.buttons_for(gallery, order_id, "tx", secondary=grey)
-    return views.view_of(*items)
+    items += await _buttons(gallery, order_id, "tx", secondary=grey)
+    return _view(*items)
 
 
 def started_text(submitted: Submitted, card_url: str | None) -> str:
@@ -112,9 +126,7 @@ class PreviewFollower:
         # makes Discord return one message when both try.
         message = await channel.send(
             embed=render.progress_embed(training, None),
-            view=views.view_of(
-                *await views.buttons_for(self.bot.services.gallery, training.lora_id, "stop")
-            ),
+            view=_view(*await _buttons(self.bot.services.gallery, training.lora_id, "stop")),
             nonce=nonce_for("progress", training.lora_id),
         )
         guild = message.guild.id if message.guild else None

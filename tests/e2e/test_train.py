@@ -15,6 +15,7 @@ from eth_account import Account
 from eth_utils.address import to_checksum_address
 
 from bot.app import LoraBot
+from storage.timefmt import parse_time
 from tests.e2e.conftest import BotHarness
 from tests.fakes.arena import FakeArena
 from tests.fakes.chain import DevChain
@@ -24,7 +25,6 @@ from tests.fakes.chain.payment_chain import MockFeed, PaymentContracts, payment_
 from tests.fakes.discord import DiscordEmulator, GuildSetup
 from tests.fakes.fal_storage import FakeFalStorage
 from tests.fakes.fal_training import FakeFalTraining
-from storage.timefmt import parse_time
 from tests.support.gallery_rows import WALLET_A, link_wallet
 
 __all__ = ["anvil_node", "chain", "payment_contracts", "rpc"]  # fixtures used here
