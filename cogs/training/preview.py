@@ -109,11 +109,13 @@ class PreviewFollower:
         self.bot = bot
         self._previews: dict[str, discord.Interaction[LoraBot]] = {}
         self._cards: dict[str, str] = {}  # lora id -> the progress card's link
+        self._shown: dict[str, str] = {}  # order id -> what its preview says now
 
     def remember(self, order_id: str, interaction: discord.Interaction[LoraBot]) -> None:
         """The /train interaction whose response is this order's preview."""
         for old in [k for k, ix in self._previews.items() if ix.is_expired()]:
             del self._previews[old]
+            self._shown.pop(old, None)
         if len(self._previews) >= MAX_REMEMBERED:
             self._previews.pop(next(iter(self._previews)))
         self._previews[order_id] = interaction
@@ -145,13 +147,18 @@ class PreviewFollower:
         return self._cards.get(lora_id)
 
     async def payment_seen(self, order: Order, seen: PaymentPending | PaymentPartial) -> None:
+        text = seen_text(seen)
+        if self._shown.get(order.id) == text:
+            return  # the page asks every few seconds: edit only when something changed
+        self._shown[order.id] = text
         view = await preview_view(self.bot, order.id, "quote", under_way=True)
-        await self._edit(order.id, content=seen_text(seen), view=view)
+        await self._edit(order.id, content=text, view=view)
 
     async def started(self, order: Order, submitted: Submitted) -> None:
         text = started_text(submitted, self.card_url(submitted.lora_id))
         await self._edit(order.id, content=text, embeds=[], view=None)
         self._previews.pop(order.id, None)
+        self._shown.pop(order.id, None)
 
     async def not_started(self, order: Order, error: UserFacingError) -> None:
         view = await preview_view(self.bot, order.id, "credit")

@@ -22,7 +22,6 @@ from tests.e2e.test_train import (
     GREY,
     LINK,
     PRIMARY,
-    buttons,
     mention,
     preview,
     services,

@@ -37,7 +37,7 @@ from bot.services.training.desk import TrainingDesk, TrainingRefused
 from bot.services.training.submission import Submitted
 from storage import training_orders
 from storage.timefmt import iso
-from storage.training_orders import DRAFT, Order
+from storage.training_orders import CANCELLED, DRAFT, Order
 from storage.trainings import WatchedTraining
 
 log = logging.getLogger(__name__)
@@ -152,6 +152,8 @@ class Checkout:
 
     async def _after_submission(self, order: Order, tx_hash: str | None) -> Settlement:
         """The order was submitted (or cancelled): a new payment for it stays a credit."""
+        if tx_hash is None and order.status == CANCELLED:
+            raise TrainingRefused("This training request was cancelled. Run /train again.")
         if tx_hash is None or (order.tx_hash and order.tx_hash.lower() == tx_hash.strip().lower()):
             return AlreadyStarted(order.lora_training_id)
         try:
