@@ -82,7 +82,7 @@ async def _settle(
         order_id, tx_hash, user_id=interaction.user.id, channel_id=_channel_id(interaction)
     )
     if isinstance(result, PaymentPending | PaymentPartial):
-        view = await preview_view(interaction.client, order_id, "quote", under_way=True)
+        view = await preview_view(interaction.client, order_id, "quote", result)
         await interaction.followup.send(seen_text(result), view=view, ephemeral=True)
         return
     await interaction.followup.send(_told(interaction, result), ephemeral=True)

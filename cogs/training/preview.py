@@ -8,7 +8,8 @@ One primary action at a time:
   link) first, "I've paid — paste the hash" beside it in grey;
 - a price, no page: **I've paid — paste the hash**;
 - a payment under way (the page reported a sent transaction, a pasted hash waits for
-  confirmations): **Check payment**, with the paying buttons in grey.
+  confirmations): **Check payment**, pasting another hash in grey, no second "Pay";
+- part of the price paid: paying the rest, as for the price.
 
 The preview is the ephemeral response to /train. Only that interaction's token can edit
 it, and only for 15 minutes (Discord's limit; the quote holds as long). So the follower
@@ -68,18 +69,25 @@ def pay_url(bot: LoraBot, order_id: str) -> str | None:
 
 
 async def preview_view(
-    bot: LoraBot, order_id: str, price_kind: str, *, under_way: bool = False
+    bot: LoraBot,
+    order_id: str,
+    price_kind: str,
+    seen: PaymentPending | PaymentPartial | None = None,
 ) -> discord.ui.View:
+    """The preview's buttons; `seen`: the payment under way, if any."""
     gallery = bot.services.gallery
     if price_kind != "quote":
         return _view(*await _buttons(gallery, order_id, "go"))
+    if isinstance(seen, PaymentPending):
+        # Sent, not confirmed: checking is the action; paying again would pay twice.
+        return _view(*await _buttons(gallery, order_id, "check", "tx", secondary=("tx",)))
+    # Nothing paid yet, or a part (then the page asks for what is missing).
     items: list[discord.ui.Item[Any]] = []
     url = pay_url(bot, order_id)
-    if under_way:
-        items += await _buttons(gallery, order_id, "check")
     if url is not None:
-        items.append(discord.ui.Button(label="Pay with browser wallet", url=url))
-    grey: tuple[Kind, ...] = ("tx",) if under_way or url is not None else ()
+        label = "Pay the rest with browser wallet" if seen else "Pay with browser wallet"
+        items.append(discord.ui.Button(label=label, url=url))
+    grey: tuple[Kind, ...] = ("tx",) if url is not None else ()
     items += await _buttons(gallery, order_id, "tx", secondary=grey)
     return _view(*items)
 
@@ -151,7 +159,7 @@ class PreviewFollower:
         if self._shown.get(order.id) == text:
             return  # the page asks every few seconds: edit only when something changed
         self._shown[order.id] = text
-        view = await preview_view(self.bot, order.id, "quote", under_way=True)
+        view = await preview_view(self.bot, order.id, "quote", seen)
         await self._edit(order.id, content=text, view=view)
 
     async def started(self, order: Order, submitted: Submitted) -> None:

@@ -293,10 +293,11 @@ async def test_paying_on_chain_then_training(
         assert "Still missing: **0.000001 ETH**" in why["content"]
         assert treasury in why["content"] and f"<t:{expires}:R>" in why["content"]
         assert await bot.services.credits.available(ALICE) == []
-        # The preview follows: a payment is under way, so Check payment is offered now.
+        # The preview follows: it says what is missing; paying the rest is the action.
         edited = emulator.message(shown["id"])
-        assert "Still missing" in edited["content"]
-        assert styles(edited) == {"Check payment": PRIMARY, "I've paid — paste the hash": GREY}
+        assert "Still missing: **0.000001 ETH**" in edited["content"]
+        assert styles(edited) == {"I've paid — paste the hash": PRIMARY}
+        assert styles(why) == {"I've paid — paste the hash": PRIMARY}
 
         # The rest, in a second transaction from the same wallet: both count.
         rest = await chain.send_transaction(to=treasury, value=10**12, sender=wallet)
@@ -312,7 +313,9 @@ async def test_paying_on_chain_then_training(
         await pending.response()
         (waiting,) = await pending.followups(count=1, timeout=10)
         assert "confirmations" in waiting["content"]
-        assert styles(waiting)["Check payment"] == PRIMARY
+        # Now a payment is under way: Check payment is the action.
+        assert styles(waiting) == {"Check payment": PRIMARY, "I've paid — paste the hash": GREY}
+        assert styles(emulator.message(shown["id"])) == styles(waiting)
         await chain.mine(2)
         check = await emulator.click(waiting, buttons(waiting)["Check payment"], user_id=ALICE)
         await check.response()
