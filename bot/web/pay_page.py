@@ -69,6 +69,7 @@ def pay_routes(desk: TrainingDesk, checkout: Checkout) -> list[web.RouteDef]:
                 "usd": info.usd,
                 "chain_id": "0x2105",
                 "expires_at": info.expires_at,
+                "rest": info.rest,
             }
         )
 

@@ -28,12 +28,13 @@ from urllib.parse import quote
 
 import discord
 
-from bot.errors import UserFacingError
+from bot.errors import Moment, UserFacingError
 from bot.services.gallery import Gallery
+from bot.services.payments.prices import format_eth
 from bot.services.payments.verifier import PaymentPartial, PaymentPending
 from bot.services.records import Order, WatchedTraining
 from bot.services.training.submission import Submitted
-from cogs.common.text import discord_moment
+from cogs.common.text import discord_moment, short_address
 from cogs.training import render
 from cogs.training.ids import Kind, nonce_for
 
@@ -103,7 +104,14 @@ def started_text(submitted: Submitted, card_url: str | None) -> str:
 
 def seen_text(seen: PaymentPending | PaymentPartial) -> str:
     if isinstance(seen, PaymentPartial):
-        return "".join(p if isinstance(p, str) else discord_moment(p) for p in seen.parts)
+        until = discord_moment(Moment(seen.expires_at, "relative"))
+        return (
+            f"Received {format_eth(seen.total_wei)} of the {format_eth(seen.needed_wei)} this "
+            f"training costs. Still missing: **{format_eth(seen.missing_wei)}**. Send at least "
+            f"that from your linked wallet {short_address(seen.wallet)} to `{seen.treasury}` "
+            f"on Base before the price expires ({until}), then report that transaction the "
+            "same way: both payments count."
+        )
     return (
         f"{seen.message} The training starts by itself once it's confirmed; "
         "**Check payment** asks again now."

@@ -15,6 +15,7 @@ import pytest
 from eth_account import Account
 from eth_utils.address import to_checksum_address
 
+from bot.services.payments.prices import format_eth
 from tests.e2e.conftest import BotHarness
 from tests.e2e.test_train import (
     ALICE,
@@ -242,7 +243,7 @@ async def test_an_underpayment_topped_up_from_the_page(
         answer = await shop.report(order, part.transaction_hash)
         assert answer["status"] == "partial"
         missing = wei - wei // 2
-        assert f"Still missing: **{missing / 10**18:.6f}".rstrip("0") in answer["message"]
+        assert f"Still missing: {format_eth(missing)}." in answer["message"]
         topped = emulator.message(shown["id"])
         assert "Still missing" in topped["content"]
         assert styles(topped) == {
@@ -251,7 +252,7 @@ async def test_an_underpayment_topped_up_from_the_page(
         }
         # The page now asks for what is missing, and a second transaction completes it.
         details = await shop.details(order)
-        assert int(details["value"], 16) == missing
+        assert int(details["value"], 16) == missing and details["rest"] is True
         rest = await chain.send_transaction(
             to=shop.treasury, value=int(details["value"], 16), sender=shop.wallet
         )

@@ -181,7 +181,7 @@ async def test_an_underpayment_is_recorded_and_says_what_is_missing(flow: Flow) 
         quote.wei,
     )
     assert part.missing_wei == 10**12  # one wei, shown as the smallest readable step
-    assert "Still missing: **0.000001 ETH**" in part.message
+    assert "Still missing: 0.000001 ETH." in part.message
     assert flow.treasury in part.message
     assert Moment(quote.expires_at, "relative") in part.parts
     assert await flow.credits.available(USER) == []

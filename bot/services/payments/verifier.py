@@ -142,7 +142,7 @@ class PaymentPartial:
     def parts(self) -> tuple[Part, ...]:
         return (
             f"Received {format_eth(self.total_wei)} of the {format_eth(self.needed_wei)} "
-            f"this training costs. Still missing: **{format_eth(self.missing_wei)}**. Send "
+            f"this training costs. Still missing: {format_eth(self.missing_wei)}. Send "
             f"at least that from your linked wallet {short_address(self.wallet)} to "
             f"{self.treasury} on Base before the price expires (",
             Moment(self.expires_at, "relative"),

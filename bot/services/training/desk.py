@@ -87,6 +87,7 @@ class PaymentDetails:
     eth: str
     usd: str
     expires_at: str
+    rest: bool = False  # `wei` is what is still missing after a part was paid
 
 
 class TrainingDesk:
@@ -222,8 +223,9 @@ class TrainingDesk:
             treasury=self.verifier.treasury,
             wei=wei,
             eth=format_eth(wei),
-            usd=f"${quote.usd:.2f}" + (" in all; the rest of it, as part was paid" if paid else ""),
+            usd=f"${quote.usd:.2f}",
             expires_at=iso(quote.expires_at),
+            rest=paid > 0,
         )
 
     async def drop(self, order_id: str, user_id: int) -> None:

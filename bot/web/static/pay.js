@@ -117,7 +117,8 @@
       .then(({ ok, body }) => {
         if (!ok) { $("summary").textContent = body.error || "This payment link is not valid."; return false; }
         details = body;
-        $("summary").textContent = "Training \u201c" + body.trigger_word + "\u201d: " + body.eth + " (about " + body.usd + "), from " + short(body.from) + " to the treasury " + short(body.to) + " on Base.";
+        const price = body.rest ? body.eth + " still missing (of about " + body.usd + ")" : body.eth + " (about " + body.usd + ")";
+        $("summary").textContent = "Training \u201c" + body.trigger_word + "\u201d: " + price + ", from " + short(body.from) + " to the treasury " + short(body.to) + " on Base.";
         return true;
       })
       .catch(() => { $("summary").textContent = "Could not reach the bot."; return false; });
