@@ -1,7 +1,8 @@
 """What each /train button does, from the click to the training desk and back.
 
 Module-level functions, each taking a typed interaction: `cogs.training.views` maps a
-button's kind to one of them.
+button's kind to one of them. Paying and starting go through `Checkout.settle`, the
+same function the payment page calls; the preview follows it (`preview.py`).
 """
 
 from __future__ import annotations
@@ -11,65 +12,56 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.errors import UserFacingError
-from bot.services.payments.verifier import PaymentPending
-from bot.services.records import WatchedTraining
+from bot.services.payments.verifier import PaymentPartial, PaymentPending
+from bot.services.training.checkout import (
+    AlreadyStarted,
+    CreditKept,
+    Settlement,
+    Started,
+    Starting,
+)
 from cogs.common.text import discord_moment
-from cogs.training import render
-from cogs.training.ids import nonce_for
+from cogs.training.preview import PreviewFollower, preview_view, seen_text, started_text
 
 if TYPE_CHECKING:
     from bot.app import LoraBot
 
 
+def _follower(interaction: discord.Interaction[LoraBot]) -> PreviewFollower | None:
+    follower = interaction.client.services.checkout.follower
+    return follower if isinstance(follower, PreviewFollower) else None
+
+
+def _channel_id(interaction: discord.Interaction[LoraBot]) -> int | None:
+    channel = interaction.channel
+    return channel.id if isinstance(channel, discord.abc.Messageable) else None
+
+
+def _started(interaction: discord.Interaction[LoraBot], result: Started) -> str:
+    follower = _follower(interaction)
+    card = follower.card_url(result.submitted.lora_id) if follower else None
+    return started_text(result.submitted, card)
+
+
 async def start(interaction: discord.Interaction[LoraBot], order_id: str) -> None:
-    desk = interaction.client.services.training
-    await desk.order_of(order_id, interaction.user.id)  # refuse strangers first
+    """Start training (an admin wallet or a credit pays)."""
+    services = interaction.client.services
+    await services.training.order_of(order_id, interaction.user.id)  # refuse strangers first
     await interaction.response.edit_message(
         content="Preparing the images and submitting to fal.ai… (this can take a minute)",
         embeds=[],
         view=None,
     )
-    await submit(interaction, order_id)
-
-
-async def submit(interaction: discord.Interaction[LoraBot], order_id: str) -> None:
-    from cogs.training.views import buttons_for, view_of
-
-    desk = interaction.client.services.training
-    gallery = interaction.client.services.gallery
-    channel = interaction.channel
-    channel_id = channel.id if isinstance(channel, discord.abc.Messageable) else None
-
-    async def announce(watched: WatchedTraining) -> int | None:
-        if not isinstance(channel, discord.abc.Messageable):
-            return None
-        # The watcher posts it when this cannot (a crash, an outage); the same nonce
-        # makes Discord return one message when both try.
-        message = await channel.send(
-            embed=render.progress_embed(watched, None),
-            view=view_of(*await buttons_for(gallery, watched.lora_id, "stop")),
-            nonce=nonce_for("progress", watched.lora_id),
-        )
-        return message.id
-
     try:
-        submitted = await desk.submit(
-            order_id, interaction.user.id, channel_id=channel_id, announce=announce
+        result = await services.checkout.settle(
+            order_id, user_id=interaction.user.id, channel_id=_channel_id(interaction)
         )
     except UserFacingError as exc:
         await interaction.edit_original_response(
             content=f"Not submitted: {exc.render(discord_moment)}", embeds=[], view=None
         )
         raise
-    await interaction.edit_original_response(
-        content=(
-            f"Submitted {submitted.image_count} images to fal.ai"
-            + (f" ({submitted.skipped} skipped)" if submitted.skipped else "")
-            + ". Progress is shown in this channel; you'll be mentioned when it's done."
-        ),
-        embeds=[],
-        view=None,
-    )
+    await interaction.edit_original_response(content=_told(interaction, result), view=None)
 
 
 async def paid(interaction: discord.Interaction[LoraBot], order_id: str, tx_hash: str) -> None:
@@ -85,24 +77,31 @@ async def check_payment(interaction: discord.Interaction[LoraBot], order_id: str
 async def _settle(
     interaction: discord.Interaction[LoraBot], order_id: str, tx_hash: str | None
 ) -> None:
-    from cogs.training.views import buttons_for, view_of
-
     services = interaction.client.services
-    if tx_hash is None and await services.credits.available(interaction.user.id):
-        # Already paid (the payment page checked it, or an earlier payment): go.
-        await interaction.followup.send("Payment found. Starting the training…", ephemeral=True)
-        await submit(interaction, order_id)
+    result = await services.checkout.settle(
+        order_id, tx_hash, user_id=interaction.user.id, channel_id=_channel_id(interaction)
+    )
+    if isinstance(result, PaymentPending | PaymentPartial):
+        view = await preview_view(interaction.client, order_id, "quote", result)
+        await interaction.followup.send(seen_text(result), view=view, ephemeral=True)
         return
-    result = await services.training.pay(order_id, interaction.user.id, tx_hash)
-    if isinstance(result, PaymentPending):
-        await interaction.followup.send(
-            result.message,
-            view=view_of(*await buttons_for(services.gallery, order_id, "check")),
-            ephemeral=True,
+    await interaction.followup.send(_told(interaction, result), ephemeral=True)
+
+
+def _told(interaction: discord.Interaction[LoraBot], result: Settlement) -> str:
+    if isinstance(result, Started):
+        paid = f"{result.payment.message} " if result.payment else ""
+        return paid + _started(interaction, result)
+    if isinstance(result, Starting):
+        return "Payment verified. The training is starting; its progress card follows here."
+    if isinstance(result, CreditKept):
+        return (
+            f"{result.payment.message} This request's training had already started, so the "
+            "credit waits: the next /train uses it without paying again."
         )
-        return
-    await interaction.followup.send(f"{result.message} Starting the training…", ephemeral=True)
-    await submit(interaction, order_id)
+    if isinstance(result, AlreadyStarted):
+        return "This training has already started: its progress card is in the channel."
+    return seen_text(result)
 
 
 async def drop(interaction: discord.Interaction[LoraBot], order_id: str) -> None:

@@ -16,10 +16,14 @@ from tests.browser.test_link_page import ARTIFACTS, WALLET_SCRIPT, browser
 from tests.e2e.conftest import BotHarness
 from tests.e2e.test_train import (
     ALICE,
+    CHANNEL,
+    GREY,
+    LINK,
     buttons,
     mention,
     preview,
     services,
+    styles,
     training_bot,
 )
 from tests.fakes.chain import DevChain
@@ -43,10 +47,12 @@ def free_port() -> int:
 class ChainWallet:
     """The injected wallet: accounts and transactions are anvil's (its unlocked keys)."""
 
-    def __init__(self, chain: DevChain, account: str) -> None:
+    def __init__(self, chain: DevChain, account: str, *, short_by: int = 0) -> None:
         self.chain = chain
         self.account = account
         self.calls: list[str] = []
+        self.short_by = short_by  # the first payment sends this much less (then exact)
+        self.sent: list[int] = []
 
     async def __call__(self, method: str, params: list[Any]) -> dict[str, Any]:
         self.calls.append(method)
@@ -57,9 +63,9 @@ class ChainWallet:
             return {"result": None}
         if method == "eth_sendTransaction":
             tx = params[0]
-            receipt = await self.chain.send_transaction(
-                to=tx["to"], value=int(tx["value"], 16), sender=tx["from"]
-            )
+            value = int(tx["value"], 16) - (0 if self.sent else self.short_by)
+            self.sent.append(value)
+            receipt = await self.chain.send_transaction(to=tx["to"], value=value, sender=tx["from"])
             return {"result": receipt.transaction_hash}
         return {"error": {"code": 4200, "message": f"unsupported {method}"}}
 
@@ -89,6 +95,13 @@ async def test_paying_from_the_browser_then_training(
     ) as bot:
         await link_wallet(bot.db, ALICE, to_checksum_address(account))
         shown = await preview(emulator)
+        # The page is the one primary action; pasting a hash stays possible, in grey.
+        assert styles(shown) == {
+            "Pay with browser wallet": LINK,
+            "I've paid — paste the hash": GREY,
+        }
+        assert "Check payment" not in buttons(shown)  # nothing is under way yet
+        assert "Press **Pay with browser wallet**" in shown["embeds"][0]["description"]
         pay_url = next(
             c["url"] for row in shown["components"] for c in row["components"] if c.get("url")
         )
@@ -102,7 +115,7 @@ async def test_paying_from_the_browser_then_training(
         await outcome.wait_for(state="visible", timeout=20_000)
         ARTIFACTS.mkdir(exist_ok=True)
         await page.screenshot(path=str(ARTIFACTS / "pay-page-success.png"), full_page=True)
-        assert "Payment verified" in (await outcome.text_content() or "")
+        assert "Payment verified: the training is starting" in (await outcome.text_content() or "")
         assert wallet.calls == [
             "eth_requestAccounts",
             "wallet_switchEthereumChain",
@@ -110,7 +123,74 @@ async def test_paying_from_the_browser_then_training(
         ]
         balance = await chain.rpc.call("eth_getBalance", [treasury, "latest"])
         assert int(balance, 16) > 0
-        check = await emulator.click(shown, buttons(shown)["Check payment"], user_id=ALICE)
-        await check.response()
+        # No button to press in Discord: the training starts by itself, and the preview
+        # (the /train response, edited through its interaction token) says so.
         told = await mention(emulator)
         assert told["embeds"][0]["title"] == "Trained mystyle"
+        followed = emulator.message(shown["id"])
+        assert followed["embeds"] == [] and not followed.get("components")
+        assert "Training started: 6 images" in followed["content"]
+        (card,) = [
+            m
+            for m in emulator.channel_messages(CHANNEL)
+            if not m.get("content") and m["embeds"][0]["title"] == "Trained mystyle"
+        ]
+        assert f"/{CHANNEL}/{card['id']}" in followed["content"]  # a link to the progress card
+        assert await bot.services.credits.available(ALICE) == []
+        assert emulator.violations == []
+
+
+async def test_a_short_payment_is_topped_up_from_the_page(
+    harness: BotHarness,
+    emulator: DiscordEmulator,
+    services: Any,
+    browser: Browser,
+    anvil_node: AnvilNode,
+    chain: DevChain,
+    payment_contracts: PaymentContracts,
+) -> None:
+    """The wallet sends less than asked (a careless edit of the amount): the page says
+    what is missing and offers to send the rest; the second transaction completes it."""
+    feed = await MockFeed.place(chain, payment_contracts.feed, price=Decimal("2500"))
+    account = (await chain.accounts())[9]
+    treasury = Account.create().address
+    port = free_port()
+    async with training_bot(
+        harness,
+        services,
+        base_rpc_url=anvil_node.url,
+        treasury_address=treasury,
+        chainlink_eth_usd_feed=feed.address,
+        payment_confirmations=1,
+        http_port=port,
+        public_base_url=f"http://127.0.0.1:{port}",
+    ) as bot:
+        await link_wallet(bot.db, ALICE, to_checksum_address(account))
+        shown = await preview(emulator)
+        pay_url = next(
+            c["url"] for row in shown["components"] for c in row["components"] if c.get("url")
+        )
+        quote = await bot.db.fetchone("SELECT wei FROM payment_quotes")
+        assert quote is not None
+        wei = int(quote["wei"])
+        wallet = ChainWallet(chain, account, short_by=wei // 4)
+        page = await browser.new_page()
+        await page.expose_function("pyWallet", wallet)
+        await page.add_init_script(WALLET_SCRIPT.replace("INJECT_LEGACY", "false"))
+        await page.goto(pay_url)
+        await page.get_by_role("button", name="Pay with Test Wallet").click()
+        partial = page.locator("#result.partial")
+        await partial.wait_for(state="visible", timeout=20_000)
+        assert "Still missing" in (await partial.text_content() or "")
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / "pay-page-partial.png"), full_page=True)
+        await page.get_by_role("button", name="Send the rest").click()
+        await page.get_by_role("button", name="Pay with Test Wallet").click()
+        outcome = page.locator("#result.ok")
+        await outcome.wait_for(state="visible", timeout=20_000)
+        assert wallet.sent == [wei - wei // 4, wei // 4]  # the page asked for the rest
+        told = await mention(emulator)
+        assert told["embeds"][0]["title"] == "Trained mystyle"
+        payments = await bot.db.fetchall("SELECT credit_id FROM payments")
+        assert len(payments) == 2 and len({p["credit_id"] for p in payments}) == 1
+        assert await bot.services.credits.available(ALICE) == []
