@@ -37,6 +37,7 @@ from bot.services.training.submission import Submitted
 from cogs.common.text import discord_moment, short_address
 from cogs.training import render
 from cogs.training.ids import Kind, nonce_for
+from cogs.training.payment_copy import rest_files
 
 if TYPE_CHECKING:
     from bot.app import LoraBot
@@ -168,18 +169,24 @@ class PreviewFollower:
             return  # the page asks every few seconds: edit only when something changed
         self._shown[order.id] = text
         view = await preview_view(self.bot, order.id, "quote", seen)
-        await self._edit(order.id, content=text, view=view)
+        # The preview's QR code asked for the whole price: after a part, one for the
+        # rest; while a payment is unconfirmed, none (paying again would pay twice).
+        files = rest_files(seen) if isinstance(seen, PaymentPartial) else []
+        await self._edit(order.id, content=text, view=view, attachments=files)
 
     async def started(self, order: Order, submitted: Submitted) -> None:
         text = started_text(submitted, self.card_url(submitted.lora_id))
-        await self._edit(order.id, content=text, embeds=[], view=None)
+        await self._edit(order.id, content=text, embeds=[], view=None, attachments=[])
         self._previews.pop(order.id, None)
         self._shown.pop(order.id, None)
 
     async def not_started(self, order: Order, error: UserFacingError) -> None:
         view = await preview_view(self.bot, order.id, "credit")
         await self._edit(
-            order.id, content=f"Not submitted: {error.render(discord_moment)}", view=view
+            order.id,
+            content=f"Not submitted: {error.render(discord_moment)}",
+            view=view,
+            attachments=[],  # paid: the payment QR code is done with
         )
 
     async def _edit(self, order_id: str, **changes: Any) -> None:

@@ -221,15 +221,22 @@ class TrainingDesk:
         quote = await self.quoter.get(order.quote_id)
         if quote is None:
             raise TrainingRefused("This payment link is not valid any more. Run /train again.")
+        # After a part was paid, the page sends what is still missing (a top-up).
+        paid = await open_parts(self.db, quote.id, order.wallet.lower())
         if self.clock() > quote.expires_at:
             # A payment mined after the quote's window is refused: say so before the
             # page asks any wallet to send one.
+            if paid:
+                raise TrainingRefused(
+                    f"This price quote expired before the rest arrived. The "
+                    f"{format_eth(paid)} you sent is recorded and nothing is lost: a server "
+                    "admin can check it and grant you a training credit "
+                    "(`lora-bot admin grant-credit`)."
+                )
             raise TrainingRefused(
-                "This price quote has expired (quotes last 15 minutes). Run /train again "
-                "for a new price."
+                "This price quote has expired (quotes last 15 minutes) and nothing was "
+                "charged. Run /train again for a new price."
             )
-        # After a part was paid, the page sends what is still missing (a top-up).
-        paid = await open_parts(self.db, quote.id, order.wallet.lower())
         wei = readable_wei(max(quote.wei - paid, 0))
         return PaymentDetails(
             order_id=order.id,
