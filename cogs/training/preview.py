@@ -4,7 +4,7 @@ order's payment (`PreviewFollower`, the `Checkout`'s face in Discord).
 One primary action at a time:
 
 - admin wallet or an unused credit: **Start training**;
-- a price, with the payment page (`PUBLIC_BASE_URL`): **Pay with browser wallet** (a
+- a price, with the payment page (`PUBLIC_BASE_URL`): **Pay with a wallet** (a
   link) first, "I've paid — paste the hash" beside it in grey;
 - a price, no page: **I've paid — paste the hash**;
 - a payment under way (the page reported a sent transaction, a pasted hash waits for
@@ -87,7 +87,7 @@ async def preview_view(
     items: list[discord.ui.Item[Any]] = []
     url = pay_url(bot, order_id)
     if url is not None:
-        label = "Pay the rest with browser wallet" if seen else "Pay with browser wallet"
+        label = "Pay the rest with a wallet" if seen else "Pay with a wallet"
         items.append(discord.ui.Button(label=label, url=url))
     grey: tuple[Kind, ...] = ("tx",) if url is not None else ()
     items += await _buttons(gallery, order_id, "tx", secondary=grey)

@@ -137,7 +137,7 @@ def preview_embeds(preview: Preview, *, pay_page: bool = False) -> list[discord.
             if price.expires_at
             else ""
         )
-        how = "Press **Pay with browser wallet**, or send it" if pay_page else "Send it"
+        how = "Press **Pay with a wallet**, or send it" if pay_page else "Send it"
         cost = (
             f"**{price.eth}** (about {price.usd}){until}. {how} on Base from your linked "
             f"wallet {short_address(order.wallet)} to the treasury below, then press "

@@ -101,11 +101,11 @@ async def test_paying_from_the_browser_then_training(
         shown = await preview(emulator)
         # The page is the one primary action; pasting a hash stays possible, in grey.
         assert styles(shown) == {
-            "Pay with browser wallet": LINK,
+            "Pay with a wallet": LINK,
             "I've paid — paste the hash": GREY,
         }
         assert "Check payment" not in buttons(shown)  # nothing is under way yet
-        assert "Press **Pay with browser wallet**" in shown["embeds"][0]["description"]
+        assert "Press **Pay with a wallet**" in shown["embeds"][0]["description"]
         pay_url = next(
             c["url"] for row in shown["components"] for c in row["components"] if c.get("url")
         )

@@ -146,7 +146,7 @@ async def test_the_payment_page_starts_the_training_and_the_preview_follows(
         await link_wallet(bot.db, ALICE, to_checksum_address(shop.wallet))
         shown = await preview(emulator)
         assert styles(shown) == {
-            "Pay with browser wallet": LINK,
+            "Pay with a wallet": LINK,
             "I've paid — paste the hash": GREY,
         }
         order = order_of(shown)
@@ -247,7 +247,7 @@ async def test_an_underpayment_topped_up_from_the_page(
         topped = emulator.message(shown["id"])
         assert "Still missing" in topped["content"]
         assert styles(topped) == {
-            "Pay the rest with browser wallet": LINK,
+            "Pay the rest with a wallet": LINK,
             "I've paid — paste the hash": GREY,
         }
         # The page now asks for what is missing, and a second transaction completes it.
