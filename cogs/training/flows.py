@@ -57,6 +57,9 @@ async def start(interaction: discord.Interaction[LoraBot], order_id: str) -> Non
         embeds=[],
         view=None,
     )
+    follower = _follower(interaction)
+    if follower is not None:
+        follower.forget(order_id)  # this click's response is the preview: it says the rest
     try:
         result = await services.checkout.settle(
             order_id, user_id=interaction.user.id, channel_id=_channel_id(interaction)

@@ -137,6 +137,12 @@ class PreviewFollower:
             self._previews.pop(next(iter(self._previews)))
         self._previews[order_id] = interaction
 
+    def forget(self, order_id: str) -> None:
+        """A button on the preview answers in the preview itself (Start training): that
+        click's flow says how it went, so the follower does not edit it twice."""
+        self._previews.pop(order_id, None)
+        self._shown.pop(order_id, None)
+
     async def announce(self, training: WatchedTraining) -> int | None:
         """Post the progress card (every road's start comes here, the payment page's
         too, which has no interaction: the channel is the order's)."""
