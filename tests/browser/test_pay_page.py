@@ -206,7 +206,7 @@ async def test_a_short_payment_is_topped_up_from_the_page(
         await outcome.wait_for(state="visible", timeout=20_000)
         assert wallet.sent == [wei - wei // 4, wei // 4]  # the page asked for the rest
         told = await mention(emulator)
-        assert told["embeds"][0]["title"] == "Trained mystyle"
+        assert card_of(emulator, told)["embeds"][0]["title"] == "Trained mystyle"
         payments = await bot.db.fetchall("SELECT credit_id FROM payments")
         assert len(payments) == 2 and len({p["credit_id"] for p in payments}) == 1
         assert await bot.services.credits.available(ALICE) == []

@@ -760,7 +760,7 @@ async def test_the_end_of_a_long_training_reaches_a_card_that_takes_no_more_edit
         ).response()
         await emulator.wait_until(
             lambda: any(
-                str(m.get("content")).startswith("Submitted")
+                str(m.get("content")).startswith("Training started")
                 for m in emulator.channel_messages(CHANNEL)
             ),
             what="the submission to finish",

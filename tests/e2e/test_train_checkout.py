@@ -23,6 +23,7 @@ from tests.e2e.test_train import (
     GREY,
     LINK,
     PRIMARY,
+    card_of,
     mention,
     preview,
     services,
@@ -171,8 +172,9 @@ async def test_the_payment_page_starts_the_training_and_the_preview_follows(
         assert done["status"] == "verified"
         assert "the training is starting" in done["message"]
         told = await mention(emulator)  # nobody pressed anything in Discord
-        assert told["embeds"][0]["title"] == "Trained mystyle"
-        (card,) = cards(emulator)
+        card = card_of(emulator, told)  # the mention replies to the progress card
+        assert card["embeds"][0]["title"] == "Trained mystyle"
+        assert [c["id"] for c in cards(emulator)] == [card["id"]]
         followed = emulator.message(shown["id"])
         assert "Training started: 6 images" in followed["content"]
         assert f"/{CHANNEL}/{card['id']}" in followed["content"]
@@ -218,8 +220,9 @@ async def test_after_a_restart_the_page_still_starts_the_training(
         done = await shop.report(order, paid.transaction_hash)
         assert done["status"] == "verified", done
         told = await mention(emulator)
-        assert told["embeds"][0]["title"] == "Trained mystyle"
-        assert len(cards(emulator)) == 1
+        card = card_of(emulator, told)
+        assert card["embeds"][0]["title"] == "Trained mystyle"
+        assert [c["id"] for c in cards(emulator)] == [card["id"]]
         assert emulator.message(shown["id"])["embeds"] == shown["embeds"]  # not edited
         assert emulator.violations == []
 
@@ -260,7 +263,9 @@ async def test_an_underpayment_topped_up_from_the_page(
         done = await shop.report(order, rest.transaction_hash)
         assert done["status"] == "verified"
         told = await mention(emulator)
-        assert told["embeds"][0]["title"] == "Trained mystyle"
+        card = card_of(emulator, told)
+        assert card["embeds"][0]["title"] == "Trained mystyle"
+        assert [c["id"] for c in cards(emulator)] == [card["id"]]
         assert await bot.services.credits.available(ALICE) == []
         spent = await bot.db.fetchall("SELECT DISTINCT credit_id FROM payments")
         assert len(spent) == 1 and spent[0]["credit_id"] is not None
