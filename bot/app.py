@@ -118,7 +118,7 @@ class LoraBot(commands.AutoShardedBot):
         self.web.add_routes(
             link_routes(services.wallet_links, self._announce_link, public_base_url=base)
         )
-        self.web.add_routes(pay_routes(services.training, public_base_url=base))
+        self.web.add_routes(pay_routes(services.training, services.checkout, public_base_url=base))
         if services.webhooks is not None:
             self.web.add_routes(fal_webhook_routes(services.webhooks))
         await services.release_stale()

@@ -40,6 +40,7 @@ from bot.services.payments.prices import PriceFeed, Quoter
 from bot.services.payments.verifier import PaymentVerifier
 from bot.services.quota import QuotaLedger
 from bot.services.standing import StandingDesk
+from bot.services.training.checkout import Checkout
 from bot.services.training.desk import TrainingDesk
 from bot.services.training.fal_signature import FalKeys, WebhookSignatures
 from bot.services.training.images import arena_image_fetcher
@@ -65,6 +66,9 @@ class Services:
     generator: ImageGenerator
     wallet_links: WalletLinker
     training: TrainingDesk
+    # Verifies a payment for an order and starts its training (every road: Discord,
+    # the payment page, a scanner).
+    checkout: Checkout
     # None: training is off (no FAL_KEY), so there is nothing to watch or recover.
     watcher: TrainingWatcher | None
     recovery: SubmissionRecovery | None
@@ -214,6 +218,7 @@ async def build_services(settings: Settings, db: Database, http: aiohttp.ClientS
         generator=ImageGenerator(db, quota, fal, media, inflight=inflight),
         wallet_links=WalletLinker(db, _signing_origin(settings), rpc=rpc),
         training=training,
+        checkout=Checkout(training),
         watcher=watcher,
         recovery=recovery,
         webhooks=webhooks,

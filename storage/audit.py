@@ -54,12 +54,30 @@ async def _findings(db: Database, sql: str, params: tuple[Any, ...] = ()) -> lis
 
 
 async def payments_without_credit(db: Database) -> list[Finding]:
-    """Verified payments that never became a credit."""
+    """Verified payments marked as spent on a credit that does not exist. (A payment
+    with no credit at all is an open part of its quote: `open_parts_past_expiry`.)"""
     return await _findings(
         db,
-        "SELECT p.id AS payment_id, p.verified_at AS since FROM payments p "
-        "WHERE NOT EXISTS (SELECT 1 FROM training_credits c WHERE c.payment_id = p.id) "
+        "SELECT p.id AS payment_id, p.credit_id, p.verified_at AS since FROM payments p "
+        "WHERE p.credit_id IS NOT NULL "
+        "AND NOT EXISTS (SELECT 1 FROM training_credits c WHERE c.id = p.credit_id) "
         "ORDER BY p.verified_at",
+    )
+
+
+async def open_parts_past_expiry(db: Database, *, now: str) -> list[Finding]:
+    """Parts of a payment (less than the quote, `storage.payments`) whose quote expired
+    before the rest arrived: money received that bought nothing."""
+    return await _findings(
+        db,
+        "SELECT p.id AS payment_id, p.verified_at AS since, "
+        "'paid ' || p.value_wei || ' wei of a ' || q.wei || ' wei quote that expired at ' "
+        "|| q.expires_at || ', tx ' || p.tx_hash AS detail "
+        "FROM payments p JOIN payment_quotes q ON q.id = p.quote_id "
+        "WHERE p.credit_id IS NULL AND q.expires_at < ? "
+        "AND NOT EXISTS (SELECT 1 FROM training_credits c WHERE c.payment_id = p.id) "
+        "ORDER BY p.verified_at",
+        (now,),
     )
 
 

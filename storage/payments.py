@@ -4,6 +4,13 @@ A payment is claimed with one INSERT that does nothing on a repeated (tx_hash, p
 in the same transaction as the credit it buys, so however many tasks or processes claim
 one transaction at once, SQLite lets exactly one through and no credit exists without
 its payment.
+
+A quote may be paid in parts (a top-up after an underpayment): each transaction is
+claimed on its own, as above; a part that does not yet reach the quote is recorded
+with no credit (`credit_id` NULL: "open"), and the claim that brings the quote's open
+parts from its wallet to the quoted wei writes one credit and marks every open part as
+spent on it, in the same transaction. A part is never counted twice, and an open part
+whose quote expired stays visible to operators (`storage.audit`).
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ class PaymentRow:
     discord_user_id: int
     value_wei: int
     verified_at: str
+    credit_id: str | None = None  # None: an open part of its quote (see the module doc)
 
 
 async def insert_quote(db: Database, quote: Quote) -> None:
@@ -97,8 +105,27 @@ async def get_quote(db: Database, quote_id: str) -> Quote | None:
     )
 
 
-def in_db_claim(conn: Connection, payment: NewPayment, credit: Credit, now: str) -> bool:
-    """Runs inside `db.transaction`: the payment row, then its credit; False (nothing
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A payment just recorded: `credit` is None while the quote's open parts (this one
+    included) add up to `total_wei`, less than the quote."""
+
+    total_wei: int
+    credit: Credit | None
+
+
+# Parts of a quote's payment from one payer not yet spent on a credit.
+_OPEN_PARTS = (
+    "FROM payments p WHERE p.quote_id = ? AND p.payer = ? AND p.credit_id IS NULL "
+    "AND NOT EXISTS (SELECT 1 FROM training_credits c WHERE c.payment_id = p.id)"
+)
+
+
+def in_db_claim_toward(
+    conn: Connection, payment: NewPayment, credit: Credit, needed_wei: int, now: str
+) -> Claimed | None:
+    """Runs inside `db.transaction`: the payment row, then, if the quote's open parts
+    reach `needed_wei`, `credit` and every part marked as spent on it. None (nothing
     written) when this (tx_hash, payer) was claimed before."""
     row = conn.fetchone(
         "INSERT INTO payments (id, tx_hash, payer, quote_id, discord_user_id, wallet_address, "
@@ -121,15 +148,45 @@ def in_db_claim(conn: Connection, payment: NewPayment, credit: Credit, now: str)
         ),
     )
     if row is None:
-        return False
+        return None
+    parts = conn.fetchall(
+        f"SELECT p.value_wei {_OPEN_PARTS}",
+        (payment.quote_id, payment.payer),
+    )
+    total = sum(int(part["value_wei"]) for part in parts)
+    if total < needed_wei:
+        return Claimed(total, None)
+    # The parts first: once the credit names this payment, it no longer counts as open.
+    conn.execute(
+        f"UPDATE payments SET credit_id = ? WHERE id IN (SELECT p.id {_OPEN_PARTS})",  # noqa: S608
+        (credit.id, payment.quote_id, payment.payer),
+    )
     credits.in_db_insert(conn, credit)
-    return True
+    return Claimed(total, credit)
+
+
+async def claim_toward(
+    db: Database, payment: NewPayment, credit: Credit, *, needed_wei: int, now: str
+) -> Claimed | None:
+    """Record a verified payment (or part of one) atomically, with the credit it
+    completes. None when this (tx_hash, payer) was already claimed (nothing written)."""
+    return await db.transaction(in_db_claim_toward, payment, credit, needed_wei, now)
 
 
 async def claim(db: Database, payment: NewPayment, credit: Credit, *, now: str) -> bool:
-    """Record a verified payment and the credit it buys, atomically. False when this
-    (tx_hash, payer) was already claimed (then nothing is written)."""
-    return await db.transaction(in_db_claim, payment, credit, now)
+    """Record a verified payment that pays a whole quote, and the credit it buys,
+    atomically. False when this (tx_hash, payer) was already claimed (nothing written)."""
+    claimed = await claim_toward(db, payment, credit, needed_wei=payment.value_wei, now=now)
+    return claimed is not None
+
+
+async def open_parts(db: Database, quote_id: str, payer: str) -> int:
+    """What the quote's open parts from `payer` add up to (0: none)."""
+    rows = await db.fetchall(
+        f"SELECT p.value_wei {_OPEN_PARTS}",
+        (quote_id, payer),
+    )
+    return sum(int(r["value_wei"]) for r in rows)
 
 
 def _payment(row: Row) -> PaymentRow:
@@ -141,6 +198,7 @@ def _payment(row: Row) -> PaymentRow:
         discord_user_id=int(row["discord_user_id"]),
         value_wei=int(row["value_wei"]),
         verified_at=row["verified_at"],
+        credit_id=row["credit_id"],
     )
 
 
@@ -199,8 +257,10 @@ async def list_recent(
 async def find_claims(db: Database, tx_hash: str) -> list[PaymentRow]:
     """Every claim of one transaction (more than one only for an ERC-4337 bundle)."""
     rows = await db.fetchall(
-        "SELECT id, tx_hash, payer, quote_id, discord_user_id, value_wei, verified_at "
-        "FROM payments WHERE tx_hash = ? ORDER BY verified_at",
+        "SELECT p.id, p.tx_hash, p.payer, p.quote_id, p.discord_user_id, p.value_wei, "
+        "p.verified_at, COALESCE(p.credit_id, "
+        "(SELECT c.id FROM training_credits c WHERE c.payment_id = p.id)) AS credit_id "
+        "FROM payments p WHERE p.tx_hash = ? ORDER BY p.verified_at",
         (tx_hash,),
     )
     return [_payment(r) for r in rows]

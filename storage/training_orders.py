@@ -10,8 +10,8 @@ from storage.db import Database
 DRAFT, SUBMITTING, SUBMITTED, CANCELLED = "draft", "submitting", "submitted", "cancelled"
 _COLUMNS = (
     "id, discord_user_id, wallet_address, channel_slug, channel_title, trigger_word, steps, "
-    "image_count, quote_id, tx_hash, status, lora_training_id, created_at, discord_user_name, "
-    "guild_name"
+    "image_count, quote_id, tx_hash, status, lora_training_id, created_at, channel_id, "
+    "discord_user_name, guild_name"
 )
 
 
@@ -30,6 +30,7 @@ class Order:
     status: str
     lora_training_id: str | None
     created_at: str
+    channel_id: int | None = None  # where its progress card goes (set at /train)
     # Who asked, and in which Discord server (None: a direct message), as the payment
     # page names them. Empty / None on orders made before migration 0040.
     discord_user_name: str = ""
@@ -51,6 +52,7 @@ def _order(row: dict[str, Any]) -> Order:
         status=row["status"],
         lora_training_id=row["lora_training_id"],
         created_at=row["created_at"],
+        channel_id=int(row["channel_id"]) if row["channel_id"] else None,
         discord_user_name=row["discord_user_name"] or "",
         guild_name=row["guild_name"],
     )
@@ -99,8 +101,8 @@ async def create(db: Database, order: Order) -> bool:
     changed = await db.execute(
         "INSERT INTO training_orders (id, discord_user_id, wallet_address, channel_slug, "
         "channel_title, trigger_word, steps, image_count, quote_id, status, created_at, "
-        "updated_at, discord_user_name, guild_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (id) DO NOTHING",
+        "updated_at, channel_id, discord_user_name, guild_name) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
         (
             order.id,
             str(order.discord_user_id),
@@ -114,6 +116,7 @@ async def create(db: Database, order: Order) -> bool:
             order.status,
             order.created_at,
             order.created_at,
+            None if order.channel_id is None else str(order.channel_id),
             order.discord_user_name,
             order.guild_name,
         ),

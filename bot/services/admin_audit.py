@@ -1,7 +1,8 @@
 """The money invariant, checked on the live database (`lora-bot admin audit`).
 
 Every verified payment ends as a completed or failed training or a usable credit, and
-no credit pays twice. Each rule below is a few read-only queries (`storage.audit`); an
+no credit pays twice. A payment of part of a quote waits for its top-up while the quote
+holds; after that it is listed here, for an operator to grant a credit or refund it. Each rule below is a few read-only queries (`storage.audit`); an
 offender names the rows involved and what is wrong with them, so an operator can look
 them up with `lora-bot admin credits/payments/trainings`.
 """
@@ -90,6 +91,12 @@ class Auditor:
         orphaned_before = iso(now - self.orphan_timeout)
         checks: list[tuple[int, str, Callable[[], Awaitable[list[Finding]]]]] = [
             (1, "verified payment without a credit", lambda: audit.payments_without_credit(db)),
+            (
+                1,
+                "part of a payment never topped up before its quote expired (grant a credit "
+                "or refund it)",
+                lambda: audit.open_parts_past_expiry(db, now=iso(now)),
+            ),
             (
                 1,
                 "consumed credit without its training",

@@ -1,8 +1,10 @@
 """The payment page: `/pay/<order>` sends the training payment from a browser wallet.
 
 It switches the wallet to Base (chain 8453), sends `eth_sendTransaction` from the linked
-wallet to the treasury for the quoted amount, and reports the hash to
-`POST /pay/<order>`, which checks it on Base exactly like a pasted hash.
+wallet to the treasury for the quoted amount (after a part was paid: what is missing),
+and reports the hash to `POST /pay/<order>`, which settles it exactly like a pasted
+hash (`Checkout.settle`): once verified, the training starts by itself and Discord's
+preview follows; the page never needs the user to go back and press a button.
 
 Without a wallet in the browser (a phone), the page offers the same payment to any
 wallet app: links that reopen the page in a wallet's browser (`bot.web.wallet_apps`),
@@ -17,7 +19,8 @@ from urllib.parse import quote
 from aiohttp import web
 
 from bot.services.payments.request import payment_request_uri, qr_svg
-from bot.services.payments.verifier import PaymentPending
+from bot.services.payments.verifier import PaymentPartial, PaymentPending
+from bot.services.training.checkout import AlreadyStarted, Checkout, CreditKept, Settlement
 from bot.services.training.desk import PaymentDetails, TrainingDesk
 from bot.web.link_page import page_url
 from bot.web.responses import (
@@ -34,7 +37,28 @@ ORDER_ID_MAX = 1024  # any printable id up to this length (the bot makes 32 hex 
 PAGE_NAME = "payment page"
 
 
-def pay_routes(desk: TrainingDesk, *, public_base_url: str | None = None) -> list[web.RouteDef]:
+def outcome(result: Settlement) -> tuple[str, str]:
+    """The page's status and sentence for a settlement."""
+    if isinstance(result, PaymentPending):
+        return "pending", result.message
+    if isinstance(result, PaymentPartial):
+        return "partial", result.message
+    if isinstance(result, CreditKept):
+        return "verified", (
+            f"{result.payment.message} This request's training had already started, so the "
+            "credit waits for your next /train."
+        )
+    if isinstance(result, AlreadyStarted):
+        return "verified", "This payment was verified: the training has started. Back to Discord!"
+    return "verified", (
+        "Payment verified: the training is starting. Discord shows its progress in the "
+        "channel where you ran /train; you'll be mentioned when it's done."
+    )
+
+
+def pay_routes(
+    desk: TrainingDesk, checkout: Checkout, *, public_base_url: str | None = None
+) -> list[web.RouteDef]:
     html = static_file("pay.html")
 
     def order_id(request: web.Request) -> str:
@@ -74,6 +98,7 @@ def pay_routes(desk: TrainingDesk, *, public_base_url: str | None = None) -> lis
                 "server": info.guild_name,
                 "request": payment_request_uri(info.treasury, info.wei),
                 "wallet_apps": as_json(wallet_app_links(url)),
+                "rest": info.rest,
             }
         )
 
@@ -95,20 +120,15 @@ def pay_routes(desk: TrainingDesk, *, public_base_url: str | None = None) -> lis
         if not isinstance(tx_hash, str) or len(tx_hash) > 200:
             return json_response({"error": "The request carried no transaction hash."}, 400)
         try:
-            result = await desk.pay_from_page(order_id(request), tx_hash)
+            # In the background: submitting uploads the images (up to a minute); the
+            # page's answer should not wait for it.
+            result = await checkout.settle(order_id(request), tx_hash, background=True)
         except web.HTTPException:
             raise
         except Exception as exc:
             return refusal(exc, page_name=PAGE_NAME)
-        if isinstance(result, PaymentPending):
-            return json_response({"status": "pending", "message": result.message})
-        return json_response(
-            {
-                "status": "verified",
-                "message": result.message
-                + " Go back to Discord and press “Check payment” to start the training.",
-            }
-        )
+        status, message = outcome(result)
+        return json_response({"status": status, "message": message})
 
     return [
         web.get("/pay/{order}", show_page),

@@ -4,8 +4,7 @@ Discord (`notifier.py`)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -20,7 +19,8 @@ from cogs.gallery.ids import SELECT_ID, select_value
 from cogs.training import progress, render
 from cogs.training.notifier import DiscordTrainingNotifier
 from cogs.training.payment_copy import payment_content, payment_files
-from cogs.training.views import TrainButton, buttons_for, view_of
+from cogs.training.preview import PreviewFollower, pay_url, preview_view
+from cogs.training.views import TrainButton
 
 if TYPE_CHECKING:
     from bot.app import LoraBot
@@ -30,17 +30,20 @@ if TYPE_CHECKING:
 class Training(commands.Cog, name="Training"):
     def __init__(self, bot: LoraBot) -> None:
         self.bot = bot
+        self.follower = PreviewFollower(bot)
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(TrainButton)
         watcher = self.bot.services.watcher
         if watcher is not None:
             watcher.notifier = DiscordTrainingNotifier(self.bot)
+        self.bot.services.checkout.follower = self.follower
 
     async def cog_unload(self) -> None:
         watcher = self.bot.services.watcher
         if watcher is not None:
             watcher.notifier = None
+        self.bot.services.checkout.follower = None
         self.bot.remove_dynamic_items(TrainButton)
 
     @app_commands.command(name="train", description="Train a LoRA on an Are.na channel's images")
@@ -57,7 +60,7 @@ class Training(commands.Cog, name="Training"):
         # Bounded here so Discord's client refuses other values; the desk checks again.
         steps: app_commands.Range[int, STEPS_MIN, STEPS_MAX] = STEPS_DEFAULT,
     ) -> None:
-        desk, desk_gallery = self.bot.services.training, self.bot.services.gallery
+        desk = self.bot.services.training
         await interaction.response.defer(ephemeral=True, thinking=True)
         preview = await desk.preview(
             interaction.user.id,
@@ -66,25 +69,21 @@ class Training(commands.Cog, name="Training"):
             steps,
             user_name=interaction.user.name,
             guild_name=interaction.guild.name if interaction.guild else None,
+            channel_id=interaction.channel_id,
         )
-        order = preview.order
-        if preview.price.kind == "quote":
-            items: list[discord.ui.Item[Any]] = []
-            base = self.bot.settings.public_base_url
-            if base:
-                url = f"{str(base).rstrip('/')}/pay/{quote(order.id, safe='')}"
-                items.append(discord.ui.Button(label="Open payment page", url=url))
-            items += await buttons_for(desk_gallery, order.id, "tx", "check", "drop")
-            view = view_of(*items)
-        else:
-            view = view_of(*await buttons_for(desk_gallery, order.id, "go", "drop"))
+        order_id = preview.order.id
+        view = await preview_view(self.bot, order_id, preview.price.kind)
+        embeds = render.preview_embeds(preview, pay_page=pay_url(self.bot, order_id) is not None)
         await interaction.followup.send(
             content=payment_content(preview) or discord.utils.MISSING,
-            embeds=render.preview_embeds(preview),
+            embeds=embeds,
             files=payment_files(preview),
             view=view,
             ephemeral=True,
         )
+        # The preview is this interaction's response: the follower edits it when the
+        # payment page (or anything else) settles the order.
+        self.follower.remember(order_id, interaction)
 
     @app_commands.command(name="trainings", description="Your trainings and how they are doing")
     async def trainings(self, interaction: discord.Interaction[LoraBot]) -> None:

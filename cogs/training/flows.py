@@ -1,7 +1,9 @@
 """What each /train button does, from the click to the training desk and back.
 
 Module-level functions, each taking a typed interaction: `cogs.training.views` maps a
-button's kind to one of them.
+button's kind to one of them. Paying and starting go through `Checkout.settle`, the
+same function the payment page calls (Train again too, paid by the kept credit); the
+preview follows it and the progress card is posted by its follower (`preview.py`).
 """
 
 from __future__ import annotations
@@ -12,75 +14,74 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.errors import UserFacingError
-from bot.services.payments.verifier import PaymentPending
-from bot.services.records import WatchedTraining
-from bot.services.training.desk import AlreadySubmitted
+from bot.services.payments.verifier import PaymentPartial, PaymentPending
+from bot.services.training.checkout import (
+    AlreadyStarted,
+    CreditKept,
+    Settlement,
+    Started,
+    Starting,
+)
 from cogs.common.text import discord_moment
 from cogs.training import progress
-from cogs.training.ids import nonce_for
+from cogs.training.preview import PreviewFollower, preview_view, seen_text, started_text
 
 if TYPE_CHECKING:
     from bot.app import LoraBot
 
+ALREADY_STARTED = "This training was already started: its progress card shows how it is doing."
+
+
+def _follower(interaction: discord.Interaction[LoraBot]) -> PreviewFollower | None:
+    follower = interaction.client.services.checkout.follower
+    return follower if isinstance(follower, PreviewFollower) else None
+
+
+def _channel_id(interaction: discord.Interaction[LoraBot]) -> int | None:
+    channel = interaction.channel
+    return channel.id if isinstance(channel, discord.abc.Messageable) else None
+
+
+def _started(interaction: discord.Interaction[LoraBot], result: Started) -> str:
+    follower = _follower(interaction)
+    card = follower.card_url(result.submitted.lora_id) if follower else None
+    return started_text(result.submitted, card)
+
 
 async def start(interaction: discord.Interaction[LoraBot], order_id: str) -> None:
-    desk = interaction.client.services.training
-    await desk.order_of(order_id, interaction.user.id)  # refuse strangers first
+    """Start training (an admin wallet or a credit pays)."""
+    services = interaction.client.services
+    await services.training.order_of(order_id, interaction.user.id)  # refuse strangers first
     await interaction.response.edit_message(
         content="Preparing the images and submitting to fal.ai… (this can take a minute)",
         embeds=[],
         view=None,
     )
-    await submit(interaction, order_id)
-
-
-async def submit(interaction: discord.Interaction[LoraBot], order_id: str) -> None:
-    from cogs.training.views import buttons_for, view_of
-
-    desk = interaction.client.services.training
-    gallery = interaction.client.services.gallery
-    channel = interaction.channel
-    channel_id = channel.id if isinstance(channel, discord.abc.Messageable) else None
-
-    async def announce(watched: WatchedTraining) -> int | None:
-        if not isinstance(channel, discord.abc.Messageable):
-            return None
-        # The watcher posts it when this cannot (a crash, an outage); the same nonce
-        # makes Discord return one message when both try.
-        facts = await desk.card_of(watched.lora_id) or progress.NO_FACTS
-        message = await channel.send(
-            embed=progress.progress_embed(watched, None, facts),
-            view=view_of(*await buttons_for(gallery, watched.lora_id, "stop")),
-            nonce=nonce_for("progress", watched.lora_id),
-            allowed_mentions=discord.AllowedMentions.none(),
-        )
-        return message.id
-
+    follower = _follower(interaction)
+    if follower is not None:
+        follower.forget(order_id)  # this click's response is the preview: it says the rest
     try:
-        submitted = await desk.submit(
-            order_id, interaction.user.id, channel_id=channel_id, announce=announce
+        result = await services.checkout.settle(
+            order_id, user_id=interaction.user.id, channel_id=_channel_id(interaction)
         )
-    except AlreadySubmitted as exc:
-        await refuse_with_progress(interaction, exc)
-        return
     except UserFacingError as exc:
         await interaction.edit_original_response(
             content=f"Not submitted: {exc.render(discord_moment)}", embeds=[], view=None
         )
         raise
-    await interaction.edit_original_response(
-        content=(
-            f"Submitted {submitted.image_count} images to fal.ai"
-            + (f" ({submitted.skipped} skipped)" if submitted.skipped else "")
-            + ". Progress is shown in this channel; you'll be mentioned when it's done."
-        ),
-        embeds=[],
-        view=None,
-    )
+    await _tell(interaction, result)
+
+
+async def _tell(interaction: discord.Interaction[LoraBot], result: Settlement) -> None:
+    """The outcome of a start, in the interaction's own response."""
+    if isinstance(result, AlreadyStarted):
+        await refuse_with_progress(interaction, result)
+        return
+    await interaction.edit_original_response(content=_told(interaction, result), view=None)
 
 
 async def refuse_with_progress(
-    interaction: discord.Interaction[LoraBot], refusal: AlreadySubmitted
+    interaction: discord.Interaction[LoraBot], refusal: AlreadyStarted
 ) -> None:
     """The training is under way already: say so, with a link to its card."""
     from cogs.training.views import view_of
@@ -92,28 +93,28 @@ async def refuse_with_progress(
     if place is not None:
         guild = progress.card_guild(interaction.client, place, interaction.guild_id)
         view = view_of(progress.open_progress(progress.card_url(guild, place)))
-    text = refusal.render(discord_moment)
     if interaction.response.is_done():
-        await interaction.edit_original_response(content=text, embeds=[], view=view)
+        await interaction.edit_original_response(content=ALREADY_STARTED, embeds=[], view=view)
     elif view is None:
-        await interaction.response.send_message(text, ephemeral=True)
+        await interaction.response.send_message(ALREADY_STARTED, ephemeral=True)
     else:
-        await interaction.response.send_message(text, ephemeral=True, view=view)
+        await interaction.response.send_message(ALREADY_STARTED, ephemeral=True, view=view)
 
 
 async def train_again(interaction: discord.Interaction[LoraBot], lora_id: str) -> None:
     """Retry a failed training with its channel, trigger word and steps: the same
-    submission as /train's, paid by the credit the failure kept."""
+    settlement as /train's Start training, paid by the credit the failure kept."""
     await interaction.response.defer(ephemeral=True, thinking=True)
     try:
-        order = await interaction.client.services.training.train_again(lora_id, interaction.user.id)
-    except AlreadySubmitted as exc:
-        await refuse_with_progress(interaction, exc)
-        return
-    await interaction.edit_original_response(
-        content="Preparing the images and submitting to fal.ai again… (this can take a minute)"
-    )
-    await submit(interaction, order.id)
+        result = await interaction.client.services.checkout.train_again(
+            lora_id, interaction.user.id, channel_id=_channel_id(interaction)
+        )
+    except UserFacingError as exc:
+        await interaction.edit_original_response(
+            content=f"Not submitted: {exc.render(discord_moment)}", embeds=[], view=None
+        )
+        raise
+    await _tell(interaction, result)
 
 
 async def paid(interaction: discord.Interaction[LoraBot], order_id: str, tx_hash: str) -> None:
@@ -129,24 +130,34 @@ async def check_payment(interaction: discord.Interaction[LoraBot], order_id: str
 async def _settle(
     interaction: discord.Interaction[LoraBot], order_id: str, tx_hash: str | None
 ) -> None:
-    from cogs.training.views import buttons_for, view_of
-
     services = interaction.client.services
-    if tx_hash is None and await services.credits.available(interaction.user.id):
-        # Already paid (the payment page checked it, or an earlier payment): go.
-        await interaction.followup.send("Payment found. Starting the training…", ephemeral=True)
-        await submit(interaction, order_id)
+    result = await services.checkout.settle(
+        order_id, tx_hash, user_id=interaction.user.id, channel_id=_channel_id(interaction)
+    )
+    if isinstance(result, PaymentPending | PaymentPartial):
+        view = await preview_view(interaction.client, order_id, "quote", result)
+        await interaction.followup.send(seen_text(result), view=view, ephemeral=True)
         return
-    result = await services.training.pay(order_id, interaction.user.id, tx_hash)
-    if isinstance(result, PaymentPending):
-        await interaction.followup.send(
-            result.message,
-            view=view_of(*await buttons_for(services.gallery, order_id, "check")),
-            ephemeral=True,
+    if isinstance(result, AlreadyStarted):
+        await refuse_with_progress(interaction, result)
+        return
+    await interaction.followup.send(_told(interaction, result), ephemeral=True)
+
+
+def _told(interaction: discord.Interaction[LoraBot], result: Settlement) -> str:
+    if isinstance(result, Started):
+        paid = f"{result.payment.message} " if result.payment else ""
+        return paid + _started(interaction, result)
+    if isinstance(result, Starting):
+        return "Payment verified. The training is starting; its progress card follows here."
+    if isinstance(result, CreditKept):
+        return (
+            f"{result.payment.message} This request's training had already started, so the "
+            "credit waits: the next /train uses it without paying again."
         )
-        return
-    await interaction.followup.send(f"{result.message} Starting the training…", ephemeral=True)
-    await submit(interaction, order_id)
+    if isinstance(result, AlreadyStarted):
+        return ALREADY_STARTED
+    return seen_text(result)
 
 
 async def drop(interaction: discord.Interaction[LoraBot], order_id: str) -> None:

@@ -14,6 +14,7 @@ import io
 import discord
 
 from bot.services.payments.request import payment_request_uri, qr_png
+from bot.services.payments.verifier import PaymentPartial
 from bot.services.training.desk import Preview
 from cogs.common.text import short_address
 
@@ -43,8 +44,16 @@ def payment_content(preview: Preview) -> str | None:
     )
 
 
+def _qr_file(request: str) -> discord.File:
+    return discord.File(io.BytesIO(qr_png(request)), filename=QR_FILENAME)
+
+
 def payment_files(preview: Preview) -> list[discord.File]:
     request = _request(preview)
-    if request is None:
-        return []
-    return [discord.File(io.BytesIO(qr_png(request)), filename=QR_FILENAME)]
+    return [] if request is None else [_qr_file(request)]
+
+
+def rest_files(seen: PaymentPartial) -> list[discord.File]:
+    """After a part was paid: the QR code asks for what is still missing (the one sent
+    with the preview asked for the whole price)."""
+    return [_qr_file(payment_request_uri(seen.treasury, seen.missing_wei))]

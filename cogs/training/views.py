@@ -25,19 +25,24 @@ Flow = Callable[["discord.Interaction[LoraBot]", str], Awaitable[None]]
 
 class TrainButton(BotItem, discord.ui.DynamicItem[discord.ui.Button[Any]], template=ids.TEMPLATE):
     LABELS: dict[ids.Kind, tuple[str, discord.ButtonStyle]] = {
-        "go": ("Start training", discord.ButtonStyle.success),
-        "tx": ("Paste transaction hash", discord.ButtonStyle.primary),
+        "go": ("Start training", discord.ButtonStyle.primary),
+        "tx": ("I've paid — paste the hash", discord.ButtonStyle.primary),
         "check": ("Check payment", discord.ButtonStyle.primary),
         "drop": ("Cancel", discord.ButtonStyle.secondary),
         "stop": ("Cancel training", discord.ButtonStyle.secondary),
         "again": ("Train again", discord.ButtonStyle.primary),
     }
 
-    def __init__(self, kind: ids.Kind, key: str) -> None:
-        """`key`: as `ids.key_of` makes it (see `buttons_for`)."""
-        label, style = self.LABELS[kind]
+    def __init__(
+        self, kind: ids.Kind, key: str, *, style: discord.ButtonStyle | None = None
+    ) -> None:
+        """`key`: as `ids.key_of` makes it (see `buttons_for`). `style`: another than the
+        kind's own, where a screen has a different primary action."""
+        label, own_style = self.LABELS[kind]
         super().__init__(
-            discord.ui.Button(label=label, style=style, custom_id=ids.button_id(kind, key))
+            discord.ui.Button(
+                label=label, style=style or own_style, custom_id=ids.button_id(kind, key)
+            )
         )
         self.kind, self.key = kind, key
 
@@ -81,11 +86,19 @@ class TxHashModal(BotModal, title="Your payment"):
         await flows.paid(interaction, self.order_id, self.tx_hash.value)
 
 
-async def buttons_for(gallery: Gallery, row_id: str, *kinds: ids.Kind) -> list[TrainButton]:
+async def buttons_for(
+    gallery: Gallery,
+    row_id: str,
+    *kinds: ids.Kind,
+    secondary: tuple[ids.Kind, ...] = (),
+) -> list[TrainButton]:
     """The buttons of these kinds for an order or LoRA id (a handle made if its id is
-    too long to carry; none for an id over `id_keys.ID_MAX`)."""
+    too long to carry; none for an id over `id_keys.ID_MAX`); those in `secondary` grey."""
     key = ids.key_of(row_id, await handles_for(gallery, [row_id]))
-    return [TrainButton(kind, key) for kind in kinds] if key is not None else []
+    if key is None:
+        return []
+    grey = discord.ButtonStyle.secondary
+    return [TrainButton(kind, key, style=grey if kind in secondary else None) for kind in kinds]
 
 
 def view_of(*items: discord.ui.Item[Any]) -> discord.ui.View:

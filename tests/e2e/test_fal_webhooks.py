@@ -71,7 +71,8 @@ def mentions(emulator: DiscordEmulator) -> list[dict[str, Any]]:
 def submitted(emulator: DiscordEmulator) -> int:
     """How many submissions told their user they were submitted (the last step)."""
     return sum(
-        str(m.get("content")).startswith("Submitted") for m in emulator.channel_messages(CHANNEL)
+        str(m.get("content")).startswith("Training started")
+        for m in emulator.channel_messages(CHANNEL)
     )
 
 

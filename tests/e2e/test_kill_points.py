@@ -19,16 +19,24 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import fal_client.client as fal_internals
 import pytest
+from eth_account import Account
+from eth_utils.address import to_checksum_address
 
 from storage.db import Database, DatabaseConfig
 from tests.e2e.test_process import wait_healthy
 from tests.e2e.test_train import ALICE, CHANNEL, buttons, card_of, is_mention, preview
 from tests.fakes.arena import FakeArena
+from tests.fakes.chain import DevChain
+from tests.fakes.chain.anvil import AnvilNode
+from tests.fakes.chain.fixtures import anvil_node, chain, rpc
+from tests.fakes.chain.payment_chain import MockFeed, PaymentContracts, payment_contracts
 from tests.fakes.discord import DiscordEmulator
 from tests.fakes.fal import FakeFal
 from tests.fakes.fal_storage import FakeFalStorage
@@ -37,6 +45,8 @@ from tests.fakes.gates import Gate
 from tests.support.bot_process import bot_env
 from tests.support.gallery_rows import WALLET_A, insert_loras, link_wallet, lora_row
 from tests.support.money_rows import paid_credit
+
+__all__ = ["anvil_node", "chain", "payment_contracts", "rpc"]  # fixtures used here
 
 ROOT = Path(__file__).resolve().parents[2]
 SIGNALS = {"SIGKILL": signal.SIGKILL, "SIGTERM": signal.SIGTERM}
@@ -237,7 +247,10 @@ async def money_invariant(db: Database) -> list[str]:
     offenders: list[str] = []
     for row in await db.fetchall(
         "SELECT p.id, c.status, c.training_id, t.status AS training_status FROM payments p "
-        "LEFT JOIN training_credits c ON c.payment_id = p.id "
+        # A payment names its credit (`credit_id`, also for a part a top-up completed),
+        # or, written before top-ups existed, is named by it.
+        "LEFT JOIN training_credits c ON c.id = p.credit_id "
+        "OR (p.credit_id IS NULL AND c.payment_id = p.id) "
         "LEFT JOIN lora_trainings t ON t.id = c.training_id"
     ):
         if row["status"] == "available":
@@ -374,3 +387,99 @@ async def test_a_generation_survives_a_stop_while_fal_works(world: World, how: s
         assert batches == [{"status": "released"}]
         assert await world.db.fetchall("SELECT id FROM generated_images") == []
         assert await admin_audit(world) == 0
+
+
+# The payment page's road: the page reports a payment, the bot verifies it (the claim
+# and its credit in one transaction) and starts the training by itself. Killed while
+# that start is on its way, the payment must be a usable credit after the restart, and
+# the page asking again must start the training.
+PAGE_START = [
+    KillPoint(
+        "verified from the payment page, starting (Are.na holds a download)",
+        lambda w: w.arena.gates.arm("image"),
+        trained=False,
+    ),
+    KillPoint(
+        "verified from the payment page, fal asked (fal holds the submission)",
+        lambda w: w.fal.gates.arm("submit"),
+        trained=False,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("point", "how"),
+    [pytest.param(p, sig, id=f"{p.name} - {sig}") for p in PAGE_START for sig in SIGNALS],
+)
+async def test_a_payment_page_start_survives_a_stop_at(
+    world: World,
+    point: KillPoint,
+    how: str,
+    anvil_node: AnvilNode,
+    chain: DevChain,
+    payment_contracts: PaymentContracts,
+) -> None:
+    feed = await MockFeed.place(chain, payment_contracts.feed, price=Decimal("3000"))
+    wallet = (await chain.accounts())[8]
+    treasury = Account.create().address
+    port = world.env["HTTP_PORT"]
+    world.env.update(
+        BASE_RPC_URL=anvil_node.url,
+        TREASURY_ADDRESS=treasury,
+        CHAINLINK_ETH_USD_FEED=feed.address,
+        PAYMENT_CONFIRMATIONS="1",
+        PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
+    )
+    world.fal.mode.script = [{"status": "IN_QUEUE", "queue_position": 1}] * 3
+
+    async def report(order_id: str, tx_hash: str) -> dict[str, Any]:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"http://127.0.0.1:{port}/pay/{order_id}", json={"tx_hash": tx_hash}) as r,
+        ):
+            body: dict[str, Any] = await r.json()
+            return body
+
+    await world.db.open()
+    async with running_bot(world) as first:
+        await link_wallet(world.db, ALICE, to_checksum_address(wallet))
+        shown = await preview(world.emulator)
+        url = next(
+            c["url"] for row in shown["components"] for c in row["components"] if c.get("url")
+        )
+        order_id = url.rsplit("/", 1)[1]
+        quote = await world.db.fetchone("SELECT wei FROM payment_quotes")
+        assert quote is not None
+        paid = await chain.send_transaction(to=treasury, value=int(quote["wei"]), sender=wallet)
+        await chain.mine(1)
+        gate = point.arm(world)
+        assert (await report(order_id, paid.transaction_hash))["status"] == "verified"
+        await asyncio.wait_for(gate.reached.wait(), 20)
+        await stop(first, how)
+    gate.release()
+
+    async with running_bot(world):
+        credit = await world.db.fetchone("SELECT id FROM training_credits")
+        assert credit is not None
+        await eventually(
+            lambda: _credit_is(world.db, credit["id"], "available"), "the credit to come back"
+        )
+        assert await world.db.fetchall("SELECT id FROM lora_trainings") == []
+        assert await money_invariant(world.db) == []
+        assert await admin_audit(world) == 0, "lora-bot admin audit found offenders"
+        # The page asks again (its retry, or a reload): the kept credit starts it.
+        again = await report(order_id, paid.transaction_hash)
+        assert again["status"] == "verified", again
+        await eventually(
+            lambda: world.db.fetchone(
+                "SELECT 1 AS done FROM training_jobs WHERE notified_at IS NOT NULL"
+            ),
+            "the user to be told",
+        )
+        assert len(mentions(world.emulator)) == 1
+        assert await _credit_is(world.db, credit["id"], "consumed")
+        assert await money_invariant(world.db) == []
+        assert await admin_audit(world) == 0
+        # One training recorded (fal may have taken the held submission as well, after
+        # the process that asked was gone: it is not ours, like any unrecorded job).
+        assert len(await world.db.fetchall("SELECT id FROM lora_trainings")) == 1

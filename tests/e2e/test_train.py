@@ -21,6 +21,7 @@ from eth_utils.address import to_checksum_address
 from bot.app import LoraBot
 from bot.services.admin_audit import Auditor
 from bot.services.training.desk import STEPS_MAX, STEPS_MIN
+from storage.timefmt import parse_time
 from tests.e2e.conftest import BotHarness
 from tests.fakes.arena import FakeArena
 from tests.fakes.chain import DevChain
@@ -81,6 +82,16 @@ async def training_bot(
 
 def progress_now(emulator: DiscordEmulator, message_id: str) -> dict[str, Any]:
     return next(m for m in emulator.channel_messages(CHANNEL) if m["id"] == message_id)
+
+
+PRIMARY, GREY, LINK = 1, 2, 5
+
+
+def styles(message: dict[str, Any]) -> dict[str, int]:
+    """Each button's label and style (1 primary, 2 grey, 5 a link)."""
+    return {
+        c["label"]: c["style"] for row in message.get("components", []) for c in row["components"]
+    }
 
 
 def buttons(message: dict[str, Any]) -> dict[str, str]:
@@ -277,58 +288,92 @@ async def test_paying_on_chain_then_training(
         await link_wallet(bot.db, ALICE, to_checksum_address(wallet))
         shown = await preview(emulator)
         card = shown["embeds"][0]
-        assert "ETH** (about $4.00)" in card["description"]
-        assert treasury in str(card["fields"])
-        quote = await bot.db.fetchone("SELECT wei FROM payment_quotes")
+        quote = await bot.db.fetchone("SELECT wei, expires_at FROM payment_quotes")
         assert quote is not None
-        wei = int(quote["wei"])  # $4 at $3000/ETH
-        assert wei == -(-4 * 10**18 // 3000)
+        wei = int(quote["wei"])  # $4 at $3000/ETH: 0.0013333… rounded up to 6 decimals
+        assert wei == 1_334 * 10**12 >= -(-4 * 10**18 // 3000)
+        expires = int(parse_time(quote["expires_at"]).timestamp())
+        assert (
+            f"**0.001334 ETH** (about $4.00), price held until <t:{expires}:R>"
+            in (card["description"])
+        )
+        assert treasury in str(card["fields"])
+        # No payment page here: pasting the hash is the one (primary) action.
+        assert styles(shown) == {"I've paid — paste the hash": PRIMARY}
 
-        # Underpaid first: refused with the amounts, nothing charged.
+        # One wei short: recorded, and the answer says what is missing and how to send it.
         short = await chain.send_transaction(to=treasury, value=wei - 1, sender=wallet)
         await chain.mine(2)
-        ask = await emulator.click(shown, buttons(shown)["Paste transaction hash"], user_id=ALICE)
+        ask = await emulator.click(
+            shown, buttons(shown)["I've paid — paste the hash"], user_id=ALICE
+        )
         modal = await ask.modal()
-        refused = await emulator.submit_modal(
+        partly = await emulator.submit_modal(
             modal["custom_id"], {"tx_hash": short.transaction_hash}, user_id=ALICE
         )
-        await refused.response()
-        (why,) = await refused.followups(count=1, timeout=10)
+        await partly.response()
+        (why,) = await partly.followups(count=1, timeout=10)
         assert why["flags"] & EPHEMERAL
-        assert "doesn't cover a training" in why["content"]
+        assert "Still missing: **0.000001 ETH**" in why["content"]
+        assert treasury in why["content"] and f"<t:{expires}:R>" in why["content"]
+        assert await bot.services.credits.available(ALICE) == []
+        # The preview follows: it says what is missing; paying the rest is the action.
+        edited = emulator.message(shown["id"])
+        assert "Still missing: **0.000001 ETH**" in edited["content"]
+        assert styles(edited) == {"I've paid — paste the hash": PRIMARY}
+        assert styles(why) == {"I've paid — paste the hash": PRIMARY}
 
-        paid = await chain.send_transaction(to=treasury, value=wei, sender=wallet)
-        ask = await emulator.click(shown, buttons(shown)["Paste transaction hash"], user_id=ALICE)
+        # The rest, in a second transaction from the same wallet: both count.
+        rest = await chain.send_transaction(to=treasury, value=10**12, sender=wallet)
+        ask = await emulator.click(
+            edited, buttons(edited)["I've paid — paste the hash"], user_id=ALICE
+        )
         modal = await ask.modal()
         pending = await emulator.submit_modal(
             modal["custom_id"],
-            {"tx_hash": paid.transaction_hash.upper().replace("0X", "0x")},
+            {"tx_hash": rest.transaction_hash.upper().replace("0X", "0x")},
             user_id=ALICE,
         )
         await pending.response()
         (waiting,) = await pending.followups(count=1, timeout=10)
         assert "confirmations" in waiting["content"]
+        # Now a payment is under way: Check payment is the action.
+        assert styles(waiting) == {"Check payment": PRIMARY, "I've paid — paste the hash": GREY}
+        assert styles(emulator.message(shown["id"])) == styles(waiting)
         await chain.mine(2)
         check = await emulator.click(waiting, buttons(waiting)["Check payment"], user_id=ALICE)
         await check.response()
+        (started,) = await check.followups(count=1, timeout=15)
+        # Both transactions together (one wei short, then the smallest readable step).
+        assert "Payment verified: 0.001334999999999999 ETH received" in started["content"]
+        assert "Training started: 6 images" in started["content"]
         told = await mention(emulator)
         assert card_of(emulator, told)["embeds"][0]["title"] == "Trained mystyle"
+        assert "Training started" in emulator.message(shown["id"])["content"]
         assert (
             await bot.services.credits.available(ALICE) == []
         )  # the credit paid for this training
-        payments = await bot.db.fetchall("SELECT tx_hash FROM payments")
-        assert [p["tx_hash"] for p in payments] == [paid.transaction_hash.lower()]
+        payments = await bot.db.fetchall("SELECT tx_hash, credit_id FROM payments")
+        assert {p["tx_hash"] for p in payments} == {
+            short.transaction_hash.lower(),
+            rest.transaction_hash.lower(),
+        }
+        assert len({p["credit_id"] for p in payments}) == 1  # one credit for both
+        assert await bot.db.fetchone("SELECT COUNT(*) AS n FROM training_credits") == {"n": 1}
 
-        # The same hash cannot pay twice.
+        # Neither hash can pay again.
         again = await preview(emulator)
-        ask = await emulator.click(again, buttons(again)["Paste transaction hash"], user_id=ALICE)
-        modal = await ask.modal()
-        reused = await emulator.submit_modal(
-            modal["custom_id"], {"tx_hash": paid.transaction_hash}, user_id=ALICE
-        )
-        await reused.response()
-        (no,) = await reused.followups(count=1, timeout=10)
-        assert "already" in no["content"].lower()
+        for used in (short, rest):
+            ask = await emulator.click(
+                again, buttons(again)["I've paid — paste the hash"], user_id=ALICE
+            )
+            modal = await ask.modal()
+            reused = await emulator.submit_modal(
+                modal["custom_id"], {"tx_hash": used.transaction_hash}, user_id=ALICE
+            )
+            await reused.response()
+            (no,) = await reused.followups(count=1, timeout=10)
+            assert "already" in no["content"].lower()
 
 
 async def test_cancel_while_queued_gives_the_credit_back(
@@ -461,7 +506,7 @@ async def test_an_hour_old_progress_message_that_takes_no_more_edits_is_continue
         start = await emulator.click(shown, buttons(shown)["Start training"], user_id=ALICE)
         await start.response()
         await emulator.wait_until(
-            lambda: "Submitted" in str(emulator.world.messages.get(int(shown["id"]), {})),
+            lambda: "Training started" in str(emulator.world.messages.get(int(shown["id"]), {})),
             what="the submission to finish",
             timeout=10,
         )
@@ -715,7 +760,7 @@ async def test_the_end_of_a_long_training_reaches_a_card_that_takes_no_more_edit
         ).response()
         await emulator.wait_until(
             lambda: any(
-                str(m.get("content")).startswith("Submitted")
+                str(m.get("content")).startswith("Training started")
                 for m in emulator.channel_messages(CHANNEL)
             ),
             what="the submission to finish",

@@ -34,12 +34,18 @@ from bot.services.payments.refusals import (
     WrongRecipient,
     WrongSender,
 )
-from bot.services.payments.verifier import PaymentPending, PaymentVerified, PaymentVerifier
+from bot.services.payments.verifier import (
+    PaymentPartial,
+    PaymentPending,
+    PaymentVerified,
+    PaymentVerifier,
+)
 from storage import payments as payment_store
 from storage.credits import Credit
 from storage.db import Database, DatabaseConfig
 from storage.migrate import migrate
 from storage.payments import NewPayment, Quote
+from storage.timefmt import iso
 from tests.fakes.chain import AnvilNode, DevChain, ScriptedRpcServer
 from tests.fakes.chain.payment_chain import (
     REVERTING_CODE,
@@ -63,7 +69,8 @@ __all__ = ["flow", "payment_contracts"]  # fixtures
 # --- the good path ---------------------------------------------------------------------
 async def test_a_payment_waits_for_confirmations_then_becomes_one_credit(flow: Flow) -> None:
     quote = await flow.quote()
-    assert quote.wei == 4 * 10**18 // 3000 + 1  # 0.001333… ETH, rounded up
+    # $4 at $3000 is 0.001333… ETH: quoted as 0.001334 ETH (rounded up to 6 decimals).
+    assert quote.wei == 1_334 * 10**12 > 4 * 10**18 // 3000 + 1
     tx_hash = await flow.pay(quote.wei)
 
     first = await flow.verify(quote, tx_hash)
@@ -145,18 +152,123 @@ async def test_wrong_recipient(flow: Flow, traces: bool) -> None:
     assert flow.treasury in refused.value.message
 
 
-async def test_underpaid_says_how_much_was_sent_and_needed(flow: Flow) -> None:
+async def test_a_transaction_sending_nothing_is_refused(flow: Flow) -> None:
     quote = await flow.quote()
-    tx_hash = await flow.pay(quote.wei - 1)
+    tx_hash = await flow.pay(0)
     await flow.chain.mine(1)
 
     with pytest.raises(Underpaid) as refused:
         await flow.verify(quote, tx_hash)
 
-    assert (refused.value.sent_wei, refused.value.needed_wei) == (quote.wei - 1, quote.wei)
-    assert f"sent {format_eth(quote.wei - 1)}" in refused.value.message
-    assert f"is {format_eth(quote.wei)}" in refused.value.message
-    assert "0.001333333333333333 ETH" in refused.value.message
+    assert (refused.value.sent_wei, refused.value.needed_wei) == (0, quote.wei)
+    assert "sent 0 ETH" in refused.value.message
+    assert "is 0.001334 ETH" in refused.value.message
+    assert await count(flow.db, "payments") == 0
+
+
+# --- paying in parts: an underpayment topped up by a second transaction ------------------
+async def test_an_underpayment_is_recorded_and_says_what_is_missing(flow: Flow) -> None:
+    quote = await flow.quote()
+    tx_hash = await flow.pay(quote.wei - 1)  # one wei short
+    await flow.chain.mine(1)
+
+    part = await flow.verify(quote, tx_hash)
+
+    assert isinstance(part, PaymentPartial)
+    assert (part.value_wei, part.total_wei, part.needed_wei) == (
+        quote.wei - 1,
+        quote.wei - 1,
+        quote.wei,
+    )
+    assert part.missing_wei == 10**12  # one wei, shown as the smallest readable step
+    assert "Still missing: 0.000001 ETH." in part.message
+    assert flow.treasury in part.message
+    assert Moment(quote.expires_at, "relative") in part.parts
+    assert await flow.credits.available(USER) == []
+    rows = await flow.db.fetchall("SELECT tx_hash, credit_id FROM payments")
+    assert [(r["tx_hash"], r["credit_id"]) for r in rows] == [(tx_hash, None)]
+    # Asking again about the same transaction answers the same: nothing counted twice.
+    again = await flow.verify(quote, tx_hash)
+    assert again == part
+    assert await count(flow.db, "payments") == 1
+
+
+async def test_two_transactions_that_together_reach_the_quote_buy_one_credit(
+    flow: Flow,
+) -> None:
+    quote = await flow.quote()
+    first = await flow.pay(quote.wei // 3)
+    await flow.chain.mine(1)
+    part = await flow.verify(quote, first)
+    assert isinstance(part, PaymentPartial)
+    rest = part.missing_wei
+    assert quote.wei // 3 + rest >= quote.wei
+
+    second = await flow.pay(rest)
+    result = await flow.verified(quote, second)
+
+    assert result.value_wei == rest and result.total_wei == quote.wei // 3 + rest
+    assert f"{format_eth(quote.wei // 3 + rest)} received" in result.message
+    assert await flow.credits.available(USER) == [result.credit]
+    rows = await flow.db.fetchall("SELECT tx_hash, credit_id FROM payments ORDER BY verified_at")
+    assert {r["tx_hash"]: r["credit_id"] for r in rows} == {
+        first: result.credit.id,
+        second: result.credit.id,
+    }
+    # Neither transaction pays again: not for this quote, not for another.
+    for tx_hash in (first, second):
+        with pytest.raises(PaymentAlreadyUsed):
+            await flow.verify(quote, tx_hash)
+        with pytest.raises(PaymentAlreadyUsed):
+            await flow.verify(await flow.quote(), tx_hash)
+    assert await count(flow.db, "training_credits") == 1
+
+
+async def test_a_part_counts_only_toward_its_own_quote(flow: Flow) -> None:
+    """A part of one quote cannot be reused to top up another (or a stranger's)."""
+    quote = await flow.quote()
+    part_hash = await flow.pay(quote.wei // 2)
+    await flow.chain.mine(1)
+    assert isinstance(await flow.verify(quote, part_hash), PaymentPartial)
+
+    other = await flow.quote()
+    with pytest.raises(PaymentAlreadyUsed):
+        await flow.verify(other, part_hash)
+    stranger_quote = await flow.quote(user=OTHER_USER, wallet=flow.stranger)
+    with pytest.raises(WrongSender):
+        await flow.verify(stranger_quote, part_hash, user=OTHER_USER, wallet=flow.stranger)
+    # The other quote's own full payment is not mixed with the first quote's part.
+    full = await flow.pay(other.wei)
+    result = await flow.verified(other, full)
+    assert result.total_wei is None and result.value_wei == other.wei
+    left = await flow.db.fetchone("SELECT credit_id FROM payments WHERE tx_hash = ?", (part_hash,))
+    assert left is not None and left["credit_id"] is None
+
+
+async def test_a_top_up_mined_after_the_quote_expired_is_refused_and_the_part_stays(
+    flow: Flow,
+) -> None:
+    quote = await flow.quote()
+    first = await flow.pay(quote.wei // 2)
+    await flow.chain.mine(1)
+    assert isinstance(await flow.verify(quote, first), PaymentPartial)
+    # The quote runs out right after the first transaction's block.
+    receipt = await flow.rpc.call("eth_getTransactionReceipt", [first])
+    block = await flow.rpc.call("eth_getBlockByNumber", [receipt["blockNumber"], False])
+    mined = datetime.fromtimestamp(int(block["timestamp"], 16), UTC)
+    await flow.db.execute(
+        "UPDATE payment_quotes SET expires_at = ? WHERE id = ?", (iso(mined), quote.id)
+    )
+    await flow.rpc.call("evm_increaseTime", [2])  # the next block is seconds later
+    second = await flow.pay(quote.wei)
+    await flow.chain.mine(1)
+
+    with pytest.raises(PaymentAfterExpiry):
+        await flow.verify(quote, second)
+
+    assert await flow.credits.available(USER) == []
+    rows = await flow.db.fetchall("SELECT tx_hash, credit_id FROM payments")
+    assert [(r["tx_hash"], r["credit_id"]) for r in rows] == [(first, None)]
 
 
 async def test_a_failed_transaction_is_refused(flow: Flow) -> None:

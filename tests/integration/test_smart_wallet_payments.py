@@ -12,9 +12,8 @@ from bot.services.payments.refusals import (
     NothingPaidFromWallet,
     PaymentAlreadyUsed,
     SmartWalletPaymentUnsupported,
-    Underpaid,
 )
-from bot.services.payments.verifier import PaymentVerified
+from bot.services.payments.verifier import PaymentPartial, PaymentVerified
 from tests.fakes.chain import calldata
 from tests.fakes.chain.payment_chain import (
     ENTRY_POINT_V07,
@@ -23,6 +22,7 @@ from tests.fakes.chain.payment_chain import (
 )
 from tests.support.payment_flow import (
     OTHER_USER,
+    USER,
     Flow,
     count,
     flow,
@@ -111,7 +111,7 @@ async def test_a_failed_user_operation_inside_a_good_bundle_pays_nothing(
         await flow.verify(quote, tx_hash, wallet=broke)
 
 
-async def test_a_smart_wallet_underpaying_is_refused(
+async def test_a_smart_wallet_underpaying_is_a_part_it_can_top_up(
     flow: Flow, bundles: Bundles, payment_contracts: PaymentContracts
 ) -> None:
     account = await bundles.account(payment_contracts, 10**17)
@@ -119,8 +119,17 @@ async def test_a_smart_wallet_underpaying_is_refused(
     tx_hash = await bundles.handle_ops([(account, flow.treasury, quote.wei // 2)])
     await flow.chain.mine(1)
 
-    with pytest.raises(Underpaid):
-        await flow.verify(quote, tx_hash, wallet=account)
+    part = await flow.verify(quote, tx_hash, wallet=account)
+    assert isinstance(part, PaymentPartial)
+    assert (part.value_wei, part.needed_wei) == (quote.wei // 2, quote.wei)
+    assert await flow.credits.available(USER) == []
+
+    rest = await bundles.handle_ops([(account, flow.treasury, part.missing_wei)])
+    await flow.chain.mine(1)
+    done = await flow.verify(quote, rest, wallet=account)
+    assert isinstance(done, PaymentVerified) and done.kind == "internal"
+    assert done.total_wei == quote.wei // 2 + part.missing_wei
+    assert await flow.credits.available(USER) == [done.credit]
 
 
 async def test_two_smart_wallets_paying_in_one_bundle_each_get_a_credit_once(

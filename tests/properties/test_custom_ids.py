@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from bot.errors import UserFacingError
 from bot.services.gallery import MAX_PAGE, Gallery, PageRef
+from bot.services.training.checkout import Checkout
 from bot.services.training.desk import TrainingDesk, TrainingRefused
 from cogs.common import id_keys
 from cogs.gallery import ids
@@ -324,10 +325,11 @@ async def test_someone_elses_order_or_training_is_refused(db: Database, user: in
         quoter=None,
         verifier=Untouchable(),  # type: ignore[arg-type]
     )
+    checkout = Checkout(desk)
     attempts = [
         desk.submit(order.id, user, channel_id=7, announce=Untouchable()),  # type: ignore[arg-type]  # train:go
-        desk.pay(order.id, user, "0x" + "ab" * 32),  # train:tx → its modal
-        desk.pay(order.id, user),  # train:check
+        checkout.settle(order.id, "0x" + "ab" * 32, user_id=user),  # train:tx → its modal
+        checkout.settle(order.id, user_id=user),  # train:check
         desk.drop(order.id, user),  # train:drop
         desk.cancel(seeded["lora_id"], user),  # train:stop
     ]

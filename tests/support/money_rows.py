@@ -35,6 +35,14 @@ async def paid_credit(
 ) -> Credit:
     """A quote, a verified payment of it and the credit it bought (`payments.claim`)."""
     at = at or now()
+    quote = await new_quote(db, user, wallet, at=at, wei=wei)
+    payment = _payment_of(quote, wei)
+    credit = _credit_for(payment, at)
+    assert await payments.claim(db, payment, credit, now=iso(at))
+    return credit
+
+
+async def new_quote(db: Database, user: int, wallet: str, *, at: datetime, wei: int) -> Quote:
     quote = Quote(
         id=secrets.token_hex(8),
         discord_user_id=user,
@@ -47,7 +55,24 @@ async def paid_credit(
         created_block=100,
     )
     await payments.insert_quote(db, quote)
-    payment = NewPayment(
+    return quote
+
+
+async def paid_part(
+    db: Database, quote: Quote, wei: int, *, at: datetime | None = None
+) -> payments.Claimed:
+    """A verified transaction paying `wei` toward `quote` (`payments.claim_toward`)."""
+    payment = _payment_of(quote, wei)
+    claimed = await payments.claim_toward(
+        db, payment, _credit_for(payment, at or now()), needed_wei=quote.wei, now=iso(at or now())
+    )
+    assert claimed is not None
+    return claimed
+
+
+def _payment_of(quote: Quote, wei: int) -> NewPayment:
+    user, wallet = quote.discord_user_id, quote.wallet
+    return NewPayment(
         id=secrets.token_hex(8),
         tx_hash="0x" + secrets.token_hex(32),
         payer=wallet.lower(),
@@ -60,17 +85,18 @@ async def paid_credit(
         block_number=101,
         block_hash="0x" + secrets.token_hex(32),
     )
-    credit = Credit(
+
+
+def _credit_for(payment: NewPayment, at: datetime) -> Credit:
+    return Credit(
         id=secrets.token_hex(16),
-        discord_user_id=user,
-        wallet=wallet,
+        discord_user_id=payment.discord_user_id,
+        wallet=payment.wallet,
         source="payment",
         payment_id=payment.id,
         status="available",
         created_at=stored(at),
     )
-    assert await payments.claim(db, payment, credit, now=iso(at))
-    return credit
 
 
 async def new_order(db: Database, user: int, wallet: str, *, at: datetime | None = None) -> Order:

@@ -5,8 +5,10 @@ circulate for "the" feed, so `check()` asks the contract what it is (`descriptio
 "ETH / USD", `decimals()` is 8) before any price is trusted, and every reading is refused
 when the answer is not positive or was last updated too long ago.
 
-`Quoter` turns the USD price into wei at the current rate, valid for a while, and stores
-it with the chain's latest block number: a payment counts only when mined after it.
+`Quoter` turns the USD price into wei at the current rate, rounded up to what a person
+reads (`SHOWN_DECIMALS` of ETH), valid for a while, and stores it with the chain's latest
+block number: a payment counts only when mined after it. The rounded amount is the quote:
+what the preview shows is exactly what must be paid, and never less than the USD price.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ EXPECTED_DECIMALS = 8
 WEI_PER_ETH = 10**18
 DEFAULT_MAX_AGE = timedelta(hours=1)
 DEFAULT_VALIDITY = timedelta(minutes=15)
+SHOWN_DECIMALS = 6  # ETH decimals a quote has: "0.001334 ETH", not 18 digits
 
 # Selectors of AggregatorV3Interface.
 DESCRIPTION = "0x7284e416"  # description()
@@ -86,6 +89,13 @@ def wei_for(usd: Decimal, eth_usd: Decimal) -> int:
         raise ValueError("prices must be positive")
     exact = Fraction(usd) * WEI_PER_ETH / Fraction(eth_usd)
     return -(-exact.numerator // exact.denominator)
+
+
+def readable_wei(wei: int, decimals: int = SHOWN_DECIMALS) -> int:
+    """`wei` rounded up to a multiple of 10^-`decimals` ETH (never down: the user pays at
+    least the exact price)."""
+    step: int = 10 ** (18 - decimals)
+    return -(-wei // step) * step
 
 
 def format_eth(wei: int) -> str:
@@ -215,7 +225,7 @@ class Quoter:
             discord_user_id=discord_user_id,
             wallet=wallet,
             usd=self.price_usd,
-            wei=wei_for(self.price_usd, eth_usd),
+            wei=readable_wei(wei_for(self.price_usd, eth_usd)),
             eth_usd=eth_usd,
             created_at=now,
             expires_at=now + self.validity,
@@ -237,5 +247,6 @@ __all__ = [
     "Quote",
     "Quoter",
     "format_eth",
+    "readable_wei",
     "wei_for",
 ]

@@ -132,10 +132,14 @@ class WrongRecipient(PaymentRefused):
 
 
 class Underpaid(PaymentRefused):
+    """A transaction to the treasury that sent nothing (a part that sent something is
+    recorded and can be topped up: `PaymentPartial`)."""
+
     def __init__(self, sent_wei: int, needed_wei: int) -> None:
         super().__init__(
             f"This payment sent {format_eth(sent_wei)}, but the quoted price is "
-            f"{format_eth(needed_wei)}, so it doesn't cover a training. {ASK_AN_ADMIN}"
+            f"{format_eth(needed_wei)}, so it doesn't cover a training. Send the price from "
+            "your linked wallet to the bot's payment address, then report that transaction."
         )
         self.sent_wei = sent_wei
         self.needed_wei = needed_wei

@@ -2,8 +2,11 @@
 once and turn it into a training credit.
 
 `verify()` returns `PaymentVerified`, or `PaymentPending` (not mined yet, or not enough
-confirmations: the caller waits `retry_after` seconds and asks again), or raises a
-`PaymentRefused` subclass saying why not (see `bot.services.payments.refusals`).
+confirmations: the caller waits `retry_after` seconds and asks again), or
+`PaymentPartial` (a verified transaction that pays part of the quote: recorded, and a
+second transaction from the same wallet before the quote expires tops it up; the
+claim that reaches the quote buys the credit), or raises a `PaymentRefused` subclass
+saying why not (see `bot.services.payments.refusals`).
 
 The checks, in order (cheap and final ones first, so a wrong payment is refused even
 before it is mined):
@@ -12,7 +15,7 @@ before it is mined):
    this (transaction, wallet) was not claimed before;
 2. the node is Base (`eth_chainId`);
 3. the transaction exists; a direct payment is from the linked wallet (case-insensitive),
-   to the treasury, with at least the quoted wei;
+   to the treasury, with a value (less than the quote is a part, see 7);
 4. it is mined with status 1; a smart wallet's payment (an ERC-4337 bundle through the
    EntryPoint, or any call that pays the treasury from the wallet) is read from the
    node's call trace, where it has one (`debug_traceTransaction`); without one such a
@@ -21,7 +24,13 @@ before it is mined):
    after the quote's expiry;
 6. it has `min_confirmations` (latest - block + 1) and its block is still canonical;
 7. the claim: one INSERT keyed on (tx_hash, payer) with the credit in the same
-   transaction, so concurrent claims of one payment give exactly one credit.
+   transaction, so concurrent claims of one payment give exactly one credit. The credit
+   is written once the quote's unspent parts from this wallet (this one included) reach
+   the quoted wei (`storage.payments.claim_toward`); a payment of at least the quote
+   alone is accepted whatever its excess, as it always was.
+
+Asking again about a transaction already counted as a part of this quote answers the
+same `PaymentPartial` (idempotent); any other repeat is `PaymentAlreadyUsed`.
 
 **Expiry, decided**: a quote is a promise of the price until `expires_at`. What matters is
 when the payment was *mined* (its block's timestamp), not when the bot is asked: a user
@@ -35,12 +44,14 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from bot.clients import chain as chain_reads
 from bot.clients.chain import ChainReceipt, ChainTransaction
 from bot.clients.rpc import JsonRpcClient
-from bot.services.payments.prices import format_eth
+from bot.errors import Moment, Part, render
+from bot.services.payments.prices import format_eth, readable_wei
 from bot.services.payments.refusals import (
     InvalidTransactionHash,
     NothingPaidFromWallet,
@@ -57,6 +68,7 @@ from bot.services.payments.refusals import (
     WrongChain,
     WrongRecipient,
     WrongSender,
+    short_address,
 )
 from storage import payments as store
 from storage.credits import AVAILABLE, FROM_PAYMENT, Credit
@@ -83,12 +95,12 @@ class PaymentVerified:
     value_wei: int
     block_number: int
     kind: Literal["transfer", "internal"]  # plain transfer, or a smart wallet's call
+    total_wei: int | None = None  # with the earlier parts it tops up (None: it alone)
 
     @property
     def message(self) -> str:
-        return (
-            f"Payment verified: {format_eth(self.value_wei)} received. You have a training credit."
-        )
+        received = format_eth(self.total_wei or self.value_wei)
+        return f"Payment verified: {received} received. You have a training credit."
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +121,40 @@ class PaymentPending:
         )
 
 
-PaymentResult = PaymentVerified | PaymentPending
+@dataclass(frozen=True, slots=True)
+class PaymentPartial:
+    """A verified transaction that paid part of the quote (recorded; it counts)."""
+
+    tx_hash: str
+    value_wei: int  # what this transaction paid
+    total_wei: int  # what the quote's unspent parts add up to, this one included
+    needed_wei: int  # the quote
+    expires_at: datetime
+    wallet: str
+    treasury: str
+
+    @property
+    def missing_wei(self) -> int:
+        """What is still to send, rounded up to the decimals a quote shows."""
+        return readable_wei(self.needed_wei - self.total_wei)
+
+    @property
+    def parts(self) -> tuple[Part, ...]:
+        return (
+            f"Received {format_eth(self.total_wei)} of the {format_eth(self.needed_wei)} "
+            f"this training costs. Still missing: {format_eth(self.missing_wei)}. Send "
+            f"at least that from your linked wallet {short_address(self.wallet)} to "
+            f"{self.treasury} on Base before the price expires (",
+            Moment(self.expires_at, "relative"),
+            "), then report that transaction the same way: both payments count.",
+        )
+
+    @property
+    def message(self) -> str:
+        return render(self.parts)
+
+
+PaymentResult = PaymentVerified | PaymentPending | PaymentPartial
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +202,9 @@ class PaymentVerifier:
             raise QuoteNotFound()
         if quote.wallet.lower() != payer:
             raise QuoteWalletChanged(quote.wallet, wallet)
-        await self._refuse_if_claimed(tx_hash, payer, discord_user_id)
+        repeat = await self._refuse_if_claimed(tx_hash, payer, quote)
+        if repeat is not None:
+            return repeat
 
         actual_chain = await chain_reads.chain_id(self.rpc)
         if actual_chain != self.chain_id:
@@ -183,10 +230,24 @@ class PaymentVerifier:
             return pending
         return await self._claim(tx_hash, payer, receipt, paid, quote, wallet)
 
-    async def _refuse_if_claimed(self, tx_hash: str, payer: str, discord_user_id: int) -> None:
+    async def _refuse_if_claimed(
+        self, tx_hash: str, payer: str, quote: Quote
+    ) -> PaymentPartial | None:
+        """Refuse a (transaction, payer) claimed before, except an unspent part of this
+        very quote: asked about again, it answers what is still missing."""
         for claim in await store.find_claims(self.db, tx_hash):
-            if claim.payer == payer:
-                raise PaymentAlreadyUsed(by_you=claim.discord_user_id == discord_user_id)
+            if claim.payer != payer:
+                continue
+            if claim.quote_id == quote.id and claim.credit_id is None:
+                total = await store.open_parts(self.db, quote.id, payer)
+                return self._partial(tx_hash, claim.value_wei, total, quote)
+            raise PaymentAlreadyUsed(by_you=claim.discord_user_id == quote.discord_user_id)
+        return None
+
+    def _partial(self, tx_hash: str, value: int, total: int, quote: Quote) -> PaymentPartial:
+        return PaymentPartial(
+            tx_hash, value, total, quote.wei, quote.expires_at, quote.wallet, self.treasury
+        )
 
     def _check_direct(self, tx: ChainTransaction, payer: str, quote: Quote) -> _Paid | None:
         """A plain payment, checked from the transaction alone (mined or not). None when
@@ -195,8 +256,8 @@ class PaymentVerifier:
         if tx.to == self.treasury.lower():
             if tx.sender != payer:
                 raise WrongSender(tx.sender, quote.wallet)
-            if tx.value < quote.wei:
-                raise Underpaid(tx.value, quote.wei)
+            if tx.value == 0:
+                raise Underpaid(0, quote.wei)
             return _Paid(tx.value, "transfer")
         if tx.to in ENTRY_POINTS or self.use_call_traces:
             # A smart wallet pays from inside a call: an ERC-4337 bundle, its owner's
@@ -218,8 +279,6 @@ class PaymentVerifier:
             if via_entry_point:
                 raise NothingPaidFromWallet(quote.wallet, self.treasury)
             raise WrongRecipient(tx.to, self.treasury)
-        if value < quote.wei:
-            raise Underpaid(value, quote.wei)
         return _Paid(value, "internal")
 
     async def _check_block(
@@ -254,7 +313,7 @@ class PaymentVerifier:
         paid: _Paid,
         quote: Quote,
         wallet: str,
-    ) -> PaymentVerified:
+    ) -> PaymentVerified | PaymentPartial:
         now = stored(self.clock())
         payment = NewPayment(
             id=secrets.token_hex(16),
@@ -278,21 +337,39 @@ class PaymentVerifier:
             status=AVAILABLE,
             created_at=now,
         )
-        if not await store.claim(self.db, payment, credit, now=iso(now)):
+        claimed = await store.claim_toward(
+            self.db, payment, credit, needed_wei=quote.wei, now=iso(now)
+        )
+        if claimed is None:
             # Another check of the same payment won the race a moment ago.
-            await self._refuse_if_claimed(tx_hash, payer, quote.discord_user_id)
+            repeat = await self._refuse_if_claimed(tx_hash, payer, quote)
+            if repeat is not None:
+                return repeat
             raise PaymentAlreadyUsed(by_you=False)
+        if claimed.credit is None:
+            log.info(
+                "part of a payment verified",
+                extra={"payment_id": payment.id, "tx_hash": tx_hash, "quote_id": quote.id},
+            )
+            return self._partial(tx_hash, paid.value, claimed.total_wei, quote)
         log.info(
             "payment verified",
             extra={"payment_id": payment.id, "credit_id": credit.id, "tx_hash": tx_hash},
         )
         return PaymentVerified(
-            payment.id, credit, tx_hash, paid.value, receipt.block_number, paid.kind
+            payment.id,
+            credit,
+            tx_hash,
+            paid.value,
+            receipt.block_number,
+            paid.kind,
+            claimed.total_wei if claimed.total_wei != paid.value else None,
         )
 
 
 __all__ = [
     "ENTRY_POINTS",
+    "PaymentPartial",
     "PaymentPending",
     "PaymentResult",
     "PaymentVerified",

@@ -12,6 +12,7 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.clients.arena import ArenaChannel, ArenaClient, check_image_count, parse_channel_ref
 from bot.clients.fal import FalStorage
@@ -19,7 +20,7 @@ from bot.clients.fal_training import FalTrainer
 from bot.clients.media import MediaFetcher
 from bot.errors import NotConfigured, UserFacingError
 from bot.services.credits import CreditLedger
-from bot.services.payments.prices import Quoter, format_eth
+from bot.services.payments.prices import Quoter, format_eth, readable_wei
 from bot.services.payments.verifier import PaymentResult, PaymentVerifier
 from bot.services.training.submission import (
     Announce,
@@ -28,6 +29,7 @@ from bot.services.training.submission import (
 )
 from storage import training_news, training_orders, trainings, wallets
 from storage.db import Database
+from storage.payments import open_parts
 from storage.timefmt import Clock, iso, utc_clock
 from storage.training_news import CardFacts, CardPlace
 from storage.training_orders import CANCELLED, DRAFT, Order, TrainingSummary
@@ -85,6 +87,7 @@ class Price:
     quote_id: str | None = None
     treasury: str | None = None
     wei: int | None = None
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +109,7 @@ class PaymentDetails:
     expires_at: str
     user_name: str = ""
     guild_name: str | None = None
+    rest: bool = False  # `wei` is what is still missing after a part was paid
 
 
 class TrainingDesk:
@@ -152,7 +156,9 @@ class TrainingDesk:
         *,
         user_name: str = "",
         guild_name: str | None = None,
+        channel_id: int | None = None,
     ) -> Preview:
+        """A priced order; `channel_id`: where its progress card will be posted."""
         word, steps = check_trigger_word(trigger_word), check_steps(steps)
         self._require_fal()
         link = await wallets.get_link(self.db, user_id)
@@ -177,6 +183,7 @@ class TrainingDesk:
             created_at=now,
             discord_user_name=user_name[:100],
             guild_name=guild_name[:100] if guild_name else None,
+            channel_id=channel_id,
         )
         await training_orders.create(self.db, order)
         price = await self._price(order)
@@ -201,6 +208,7 @@ class TrainingDesk:
             quote_id=quote.id,
             treasury=self.verifier.treasury,
             wei=quote.wei,
+            expires_at=quote.expires_at,
         )
 
     async def order_of(self, order_id: str, user_id: int) -> Order:
@@ -211,19 +219,14 @@ class TrainingDesk:
             raise TrainingRefused("This training request belongs to someone else.")
         return order
 
-    async def pay(self, order_id: str, user_id: int, tx_hash: str | None = None) -> PaymentResult:
-        """Verify the payment for an order (`tx_hash` None: the one pasted before)."""
-        order = await self.order_of(order_id, user_id)
+    async def verify(self, order: Order, tx_hash: str) -> PaymentResult:
+        """Check `tx_hash` as (part of) the payment of the order's quote, from the
+        order's linked wallet. Use `Checkout.settle`, which also starts the training."""
         if self.verifier is None or order.quote_id is None:
             raise NotConfigured("Paid training", ["BASE_RPC_URL", "TREASURY_ADDRESS"])
-        tx = tx_hash or order.tx_hash
-        if not tx:
-            raise TrainingRefused("Paste the transaction hash of your payment first.")
-        if tx_hash:
-            await training_orders.set_tx_hash(
-                self.db, order.id, tx_hash.strip(), now=iso(self.clock())
-            )
-        return await self.verifier.verify(order.quote_id, tx, user_id, order.wallet)
+        return await self.verifier.verify(
+            order.quote_id, tx_hash, order.discord_user_id, order.wallet
+        )
 
     async def payment_details(self, order_id: str) -> PaymentDetails:
         """What the payment page needs: who pays whom how much, until when. The order id
@@ -237,32 +240,36 @@ class TrainingDesk:
         quote = await self.quoter.get(order.quote_id)
         if quote is None:
             raise TrainingRefused("This payment link is not valid any more. Run /train again.")
+        # After a part was paid, the page sends what is still missing (a top-up).
+        paid = await open_parts(self.db, quote.id, order.wallet.lower())
         if self.clock() > quote.expires_at:
             # A payment mined after the quote's window is refused: say so before the
             # page asks any wallet to send one.
+            if paid:
+                raise TrainingRefused(
+                    f"This price quote expired before the rest arrived. The "
+                    f"{format_eth(paid)} you sent is recorded and nothing is lost: a server "
+                    "admin can check it and grant you a training credit "
+                    "(`lora-bot admin grant-credit`)."
+                )
             raise TrainingRefused(
-                "This price quote has expired (quotes last 15 minutes). Run /train again "
-                "for a new price."
+                "This price quote has expired (quotes last 15 minutes) and nothing was "
+                "charged. Run /train again for a new price."
             )
+        wei = readable_wei(max(quote.wei - paid, 0))
         return PaymentDetails(
             order_id=order.id,
             trigger_word=order.trigger_word,
             wallet=order.wallet,
             treasury=self.verifier.treasury,
-            wei=quote.wei,
-            eth=format_eth(quote.wei),
+            wei=wei,
+            eth=format_eth(wei),
             usd=f"${quote.usd:.2f}",
             expires_at=iso(quote.expires_at),
             user_name=order.discord_user_name,
             guild_name=order.guild_name,
+            rest=paid > 0,
         )
-
-    async def pay_from_page(self, order_id: str, tx_hash: str) -> PaymentResult:
-        """The payment page reports a hash: remember it on the order and check it."""
-        order = await training_orders.get(self.db, order_id)
-        if order is None:
-            raise TrainingRefused("This payment link is not valid any more. Run /train again.")
-        return await self.pay(order.id, order.discord_user_id, tx_hash)
 
     async def drop(self, order_id: str, user_id: int) -> None:
         order = await self.order_of(order_id, user_id)
@@ -304,7 +311,7 @@ class TrainingDesk:
 
     async def train_again(self, lora_id: str, user_id: int) -> Order:
         """A draft order that retries a failed training with its channel, trigger word
-        and steps; `submit` then runs it through the same submission as any /train,
+        and steps; `Checkout.train_again` then settles it like any /train's start,
         paid by the credit the failure gave back. Refuses when nothing pays for it
         (the credit was spent since): a /train then quotes a price as usual."""
         job = await trainings.job_of(self.db, lora_id)
@@ -339,6 +346,9 @@ class TrainingDesk:
             status=DRAFT,
             lora_training_id=None,
             created_at=iso(self.clock()),
+            channel_id=original.channel_id,  # its card goes where the first one was
+            discord_user_name=original.discord_user_name,
+            guild_name=original.guild_name,
         )
         paid = self.credits.is_admin(order.wallet) or await self.credits.available(user_id)
         if not paid:

@@ -1,8 +1,9 @@
 // Payment page: first the order's state (an expired or used payment link says so and no
 // wallet is asked anything), then find an EIP-1193 wallet, switch it to Base, send the
 // quoted amount from the linked wallet to the treasury, report the hash, and follow its
-// confirmations. Without a wallet: links into wallet apps (on a phone) and the EIP-681
-// request as a link and a QR code, for any wallet app.
+// confirmations; after a part was paid, offer to send the rest. Without a wallet: links
+// into wallet apps (on a phone) and the EIP-681 request as a link and a QR code, for any
+// wallet app.
 "use strict";
 
 (function () {
@@ -18,7 +19,8 @@
     box.className = kind;
     box.textContent = text;
     box.hidden = false;
-    show("retry", kind === "error");
+    show("retry", kind === "error" || kind === "partial");
+    $("retry").textContent = kind === "partial" ? "Send the rest" : "Try again";
   }
   const short = (a) => a.slice(0, 6) + "\u2026" + a.slice(-4);
   function walletError(error) {
@@ -49,6 +51,12 @@
       const body = await response.json();
       if (!response.ok) return result("error", body.error || "The bot refused this payment.");
       if (body.status === "verified") { step("Done."); return result("ok", body.message); }
+      if (body.status === "partial") {
+        // Part of the price arrived: offer to send the rest (the details now ask for it).
+        step("Part of the payment arrived.");
+        await loadDetails();
+        return result("partial", body.message);
+      }
       step(body.message);
       await new Promise((resolve) => setTimeout(resolve, 4000));
     }
@@ -115,24 +123,33 @@
     if (detail && detail.info && detail.provider) providers.set(detail.info.uuid || detail.info.name, detail);
   });
 
-  fetch("/pay/" + encodeURIComponent(order) + "/details", { credentials: "omit" })
-    .then((response) => response.json().then((body) => ({ ok: response.ok, body })))
-    .then(({ ok, body }) => {
-      // A passing fault (database, node) is not a dead link: say it, keep the page.
-      if (!ok && body.retry) { $("summary").textContent = body.error; return; }
-      if (!ok) {
-        show("summary", false);
-        $("dead-reason").textContent = body.error || "This payment link is not valid.";
-        show("dead", true);
-        return;
-      }
-      details = body;
-      $("for").textContent = WalletApps.describe(body.user, body.server);
-      show("for", Boolean(body.user));
-      $("summary").textContent = "Training \u201c" + body.trigger_word + "\u201d: " + body.eth + " (about " + body.usd + "), from " + short(body.from) + " to the treasury " + short(body.to) + " on Base.";
-      // Only now look for wallets: a dead payment link never reaches this point.
-      window.dispatchEvent(new Event("eip6963:requestProvider"));
-      setTimeout(offerWallets, 300);
-    })
-    .catch(() => { $("summary").textContent = "Could not reach the bot."; });
+  // The price, or after a part was paid, what is still missing. False: nothing to pay.
+  function loadDetails() {
+    return fetch("/pay/" + encodeURIComponent(order) + "/details", { credentials: "omit" })
+      .then((response) => response.json().then((body) => ({ ok: response.ok, body })))
+      .then(({ ok, body }) => {
+        // A passing fault (database, node) is not a dead link: say it, keep the page.
+        if (!ok && body.retry) { $("summary").textContent = body.error; return false; }
+        if (!ok) {
+          show("summary", false);
+          $("dead-reason").textContent = body.error || "This payment link is not valid.";
+          show("dead", true);
+          return false;
+        }
+        details = body;
+        $("for").textContent = WalletApps.describe(body.user, body.server);
+        show("for", Boolean(body.user));
+        const price = body.rest ? body.eth + " still missing (of about " + body.usd + ")" : body.eth + " (about " + body.usd + ")";
+        $("summary").textContent = "Training \u201c" + body.trigger_word + "\u201d: " + price + ", from " + short(body.from) + " to the treasury " + short(body.to) + " on Base.";
+        return true;
+      })
+      .catch(() => { $("summary").textContent = "Could not reach the bot."; return false; });
+  }
+
+  loadDetails().then((ok) => {
+    if (!ok) return;
+    // Only now look for wallets: a dead payment link never reaches this point.
+    window.dispatchEvent(new Event("eip6963:requestProvider"));
+    setTimeout(offerWallets, 300);
+  });
 })();

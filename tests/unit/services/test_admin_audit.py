@@ -74,6 +74,35 @@ async def test_a_payment_without_a_credit(db: Database) -> None:
     assert report.offenses[0].finding.payment_id == credit.payment_id
 
 
+async def test_a_topped_up_payment_and_a_part_still_in_its_window_pass(db: Database) -> None:
+    await healthy(db)
+    topped = await rows.new_quote(db, USER, WALLET, at=rows.now(), wei=10**15)
+    first = await rows.paid_part(db, topped, 4 * 10**14)
+    assert (first.total_wei, first.credit) == (4 * 10**14, None)
+    second = await rows.paid_part(db, topped, 6 * 10**14)
+    assert second.total_wei == 10**15 and second.credit is not None
+    waiting = await rows.new_quote(db, OTHER, WALLET, at=rows.now(), wei=10**15)
+    await rows.paid_part(db, waiting, 10**14)  # may still be topped up
+    report = await auditor(db).run()
+    assert report.offenses == ()
+    spent = await db.fetchall("SELECT credit_id FROM payments WHERE quote_id = ?", (topped.id,))
+    assert [r["credit_id"] for r in spent] == [second.credit.id] * 2
+
+
+async def test_a_part_whose_quote_expired_is_listed_for_an_operator(db: Database) -> None:
+    await healthy(db)
+    long_ago = rows.now() - timedelta(hours=1)
+    quote = await rows.new_quote(db, USER, WALLET, at=long_ago, wei=10**15)
+    await rows.paid_part(db, quote, 3 * 10**14, at=long_ago)
+    report = await auditor(db).run()
+    assert problems(report) == {(1, "part of a payment never topped up before its quote expired")}
+    (offense,) = report.offenses
+    part = await db.fetchone("SELECT id, tx_hash FROM payments WHERE quote_id = ?", (quote.id,))
+    assert part is not None and offense.finding.payment_id == part["id"]
+    assert f"paid {3 * 10**14} wei of a {10**15} wei quote" in offense.describe()
+    assert part["tx_hash"] in offense.describe()
+
+
 async def test_a_credit_consumed_by_two_trainings(db: Database) -> None:
     await healthy(db)
     await rows.paid_credit(db, USER, WALLET)

@@ -6,10 +6,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.clients.chain import normalise_tx_hash, value_transferred
 from bot.clients.rpc import RpcUnavailable
-from bot.services.payments.prices import format_eth, wei_for
+from bot.services.payments.prices import format_eth, readable_wei, wei_for
 
 HASH = "0x" + "ab12" * 16
 
@@ -156,3 +158,31 @@ def test_only_calls_move_value() -> None:
 def test_a_malformed_trace_is_the_nodes_fault(trace: dict[str, Any]) -> None:
     with pytest.raises(RpcUnavailable):
         value_transferred(trace, WALLET, TREASURY)
+
+
+# --- readable_wei: the quote a person reads, never below the exact price --------------
+@given(
+    usd=st.decimals(min_value=Decimal("0.01"), max_value=Decimal(10_000), places=2),
+    eth_usd=st.decimals(min_value=Decimal(1), max_value=Decimal(100_000), places=8),
+)
+def test_a_quote_is_rounded_up_to_six_decimals(usd: Decimal, eth_usd: Decimal) -> None:
+    exact = wei_for(usd, eth_usd)
+    quoted = readable_wei(exact)
+    assert quoted >= exact  # never below the USD price
+    assert quoted - exact < 10**12  # the least rounding that reaches 6 decimals
+    assert quoted % 10**12 == 0
+    shown = format_eth(quoted).removesuffix(" ETH")
+    assert len(shown.partition(".")[2]) <= 6
+    assert Decimal(shown) * 10**18 == quoted  # what is shown is what must be paid
+
+
+@pytest.mark.parametrize(
+    ("wei", "quoted"),
+    [
+        (1_333_333_333_333_334, 1_334_000_000_000_000),  # $4 at $3000
+        (2 * 10**15, 2 * 10**15),  # already readable: unchanged
+        (1, 10**12),  # the smallest step
+    ],
+)
+def test_readable_wei_examples(wei: int, quoted: int) -> None:
+    assert readable_wei(wei) == quoted
