@@ -238,6 +238,10 @@ async def test_training_progress_queued_running_finished(
 ) -> None:
     fal: FakeFalTraining = services[2]
     fal.mode.script = [{"status": "IN_QUEUE", "queue_position": 3}] * 100_000
+    arena = services[0]
+    for block in arena.channels["my-moodboard"].blocks:
+        arena.image_types[int(block["id"])] = "png"
+    arena.image_bytes = sample_png  # the card's thumbnail is a training image
     # Every change shows at once (the bot spaces edits out by default).
     async with training_bot(harness, services, training_progress_edit_seconds=0) as bot:
         await link_wallet(bot.db, ALICE, WALLET_A)
