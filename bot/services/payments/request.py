@@ -45,5 +45,5 @@ def qr_svg(uri: str) -> bytes:
 def qr_png(uri: str) -> bytes:
     """The same QR code as a PNG (Discord shows PNG attachments inline)."""
     out = io.BytesIO()
-    _qr(uri).save(out, kind="png", scale=8, border=4)
+    _qr(uri).save(out, kind="png", scale=5, border=4)
     return out.getvalue()
