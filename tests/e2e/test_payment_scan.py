@@ -119,3 +119,20 @@ async def count(bot: Any, table: str) -> int:
     row = await bot.db.fetchone(f"SELECT COUNT(*) AS n FROM {table}")
     assert row is not None
     return int(row["n"])
+
+
+async def test_the_scanner_runs_only_with_paid_training_and_an_interval(
+    harness: BotHarness, services: Any, shop: Shop
+) -> None:
+    async with training_bot(harness, services, **shop.settings, **SCAN) as bot:
+        assert bot.services.scanner is not None
+        (job,) = [j for j in bot.jobs if j.name == "payment scanner"]
+        assert job.running and job.every == 0.05
+    # PAYMENT_SCAN_SECONDS=0 (the harness's default): paste and page only.
+    async with training_bot(harness, services, **shop.settings) as bot:
+        assert bot.services.scanner is None
+        assert "payment scanner" not in {j.name for j in bot.jobs}
+    # No paid training (no RPC, treasury or feed): nothing to scan for.
+    async with training_bot(harness, services, **SCAN) as bot:
+        assert bot.services.scanner is None
+        assert "payment scanner" not in {j.name for j in bot.jobs}
