@@ -18,6 +18,7 @@ class RpcProxy:
         self.upstream = upstream
         self.http_requests = 0  # HTTP requests (a batch is one)
         self.methods: Counter[str] = Counter()  # calls, inside batches too
+        self.batches: list[list[str]] = []  # each batch request's methods
         self.failing = False
         self.traces = True
         self.url = ""
@@ -44,6 +45,8 @@ class RpcProxy:
         body = await request.json()
         self.http_requests += 1
         calls = body if isinstance(body, list) else [body]
+        if isinstance(body, list):
+            self.batches.append([str(c.get("method")) for c in calls])
         self.methods.update(str(c.get("method")) for c in calls)
         if self.failing:
             return web.json_response({"error": "over capacity"}, status=503)
