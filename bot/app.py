@@ -168,6 +168,17 @@ class LoraBot(commands.AutoShardedBot):
                     services.recovery.run_once,
                 )
             )
+        if services.scanner is not None:
+            # About one Base block: a payment is seen soon after its confirmations. A
+            # turn without an open quote asks Base nothing.
+            self.jobs.append(
+                Periodic(
+                    "payment scanner",
+                    self.settings.payment_scan_seconds,
+                    services.scanner.scan_once,
+                    wait_first=self.wait_until_ready,
+                )
+            )
         self.jobs.append(Periodic("link request purge", 3600, services.purge_link_requests))
         for job in self.jobs:
             job.start()

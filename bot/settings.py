@@ -170,6 +170,12 @@ class Settings(BaseSettings):
     payment_confirmations: int = Field(
         default=2, ge=1, le=100, json_schema_extra=_hint("blocks on top of a payment, e.g. 2")
     )
+    payment_scan_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=600,
+        json_schema_extra=_hint("seconds between scans of Base for payments (0: off), e.g. 2"),
+    )
     arena_access_token: SecretStr | None = Field(
         default=None, json_schema_extra=_hint("an Are.na personal access token")
     )

@@ -37,6 +37,7 @@ from bot.services.generation import ImageGenerator
 from bot.services.inflight import InFlight
 from bot.services.operator import Operator
 from bot.services.payments.prices import PriceFeed, Quoter
+from bot.services.payments.scanner import PaymentScanner
 from bot.services.payments.verifier import PaymentVerifier
 from bot.services.quota import QuotaLedger
 from bot.services.standing import StandingDesk
@@ -69,6 +70,9 @@ class Services:
     # Verifies a payment for an order and starts its training (every road: Discord,
     # the payment page, a scanner).
     checkout: Checkout
+    # Finds payments on Base by itself and settles them through `checkout`. None: paid
+    # training is off, or PAYMENT_SCAN_SECONDS=0.
+    scanner: PaymentScanner | None
     # None: training is off (no FAL_KEY), so there is nothing to watch or recover.
     watcher: TrainingWatcher | None
     recovery: SubmissionRecovery | None
@@ -210,6 +214,16 @@ async def build_services(settings: Settings, db: Database, http: aiohttp.ClientS
             webhooks = TrainingWebhooks(
                 db, WebhookSignatures(FalKeys(jwks.fetch)), watcher, inflight=inflight
             )
+    checkout = Checkout(training)
+    scanner = None
+    if paid is not None and rpc is not None and settings.payment_scan_seconds > 0:
+        scanner = PaymentScanner(
+            db,
+            rpc,
+            checkout,
+            paid[1].treasury,
+            confirmations=settings.payment_confirmations,
+        )
     return Services(
         db=db,
         quota=quota,
@@ -218,7 +232,8 @@ async def build_services(settings: Settings, db: Database, http: aiohttp.ClientS
         generator=ImageGenerator(db, quota, fal, media, inflight=inflight),
         wallet_links=WalletLinker(db, _signing_origin(settings), rpc=rpc),
         training=training,
-        checkout=Checkout(training),
+        checkout=checkout,
+        scanner=scanner,
         watcher=watcher,
         recovery=recovery,
         webhooks=webhooks,

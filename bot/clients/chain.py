@@ -160,6 +160,74 @@ async def call_trace(rpc: JsonRpcClient, tx_hash: str) -> dict[str, Any] | None:
     return trace
 
 
+@dataclass(frozen=True, slots=True)
+class ChainBlock:
+    """A block with its transactions (what a payment scan reads)."""
+
+    number: int
+    hash: str
+    timestamp: datetime
+    transactions: tuple[ChainTransaction, ...]
+
+
+def _transaction(method: str, raw: Any, number: int) -> ChainTransaction:
+    if not isinstance(raw, dict):
+        raise _malformed(method, "a transaction is not an object")
+    to = raw.get("to")
+    return ChainTransaction(
+        hash=_field(method, raw, "hash", _HASH),
+        sender=_field(method, raw, "from", _ADDRESS),
+        to=None if to is None else _field(method, raw, "to", _ADDRESS),
+        value=_quantity(method, raw, "value"),
+        block_number=number,
+    )
+
+
+async def get_blocks(rpc: JsonRpcClient, numbers: list[int]) -> list[ChainBlock]:
+    """The blocks `numbers` with full transactions, in one batch request. A block the
+    node does not have (yet) or an error answer makes the node unavailable for this
+    batch: the scan asks again from the same block later."""
+    method = "eth_getBlockByNumber"
+    answers = await rpc.batch([(method, [hex(n), True]) for n in numbers])
+    blocks: list[ChainBlock] = []
+    for n, raw in zip(numbers, answers, strict=True):
+        if isinstance(raw, RpcError):
+            log.warning("Base RPC %s answered an error: %s", method, raw)
+            raise RpcUnavailable(f"{method}: {raw}")
+        if not isinstance(raw, dict):
+            raise _malformed(method, f"block {n} missing")
+        if _quantity(method, raw, "number") != n:
+            raise _malformed(method, "another block's number")
+        txs = raw.get("transactions")
+        if not isinstance(txs, list):
+            raise _malformed(method, "transactions")
+        blocks.append(
+            ChainBlock(
+                number=n,
+                hash=_field(method, raw, "hash", _HASH),
+                timestamp=datetime.fromtimestamp(_quantity(method, raw, "timestamp"), UTC),
+                transactions=tuple(_transaction(method, tx, n) for tx in txs),
+            )
+        )
+    return blocks
+
+
+async def call_traces(rpc: JsonRpcClient, tx_hashes: list[str]) -> dict[str, dict[str, Any]] | None:
+    """Each transaction's call tree (`callTracer`), in one batch request; None when the
+    node does not trace (it answers an error object, as most public Base endpoints do)."""
+    method = "debug_traceTransaction"
+    answers = await rpc.batch([(method, [h, {"tracer": "callTracer"}]) for h in tx_hashes])
+    traces: dict[str, dict[str, Any]] = {}
+    for tx_hash, raw in zip(tx_hashes, answers, strict=True):
+        if isinstance(raw, RpcError):
+            log.info("Base RPC cannot trace transactions: %s", raw)
+            return None
+        if not isinstance(raw, dict):
+            raise _malformed(method, "not an object")
+        traces[tx_hash] = raw
+    return traces
+
+
 def value_transferred(trace: dict[str, Any], payer: str, recipient: str) -> int:
     """Wei that `payer` sent to `recipient` by CALLs that took effect: a call counts only
     if neither it nor any call around it failed (a reverted frame undoes its children)."""
@@ -190,12 +258,15 @@ def value_transferred(trace: dict[str, Any], payer: str, recipient: str) -> int:
 
 __all__ = [
     "BlockHeader",
+    "ChainBlock",
     "ChainReceipt",
     "ChainTransaction",
     "block_number",
     "call_trace",
+    "call_traces",
     "chain_id",
     "get_block",
+    "get_blocks",
     "get_receipt",
     "get_transaction",
     "normalise_tx_hash",

@@ -106,6 +106,56 @@ class JsonRpcClient:
             raise RpcError(error["code"], error["message"], error.get("data"))
         return payload["result"]
 
+    async def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        """The results of several calls sent as one JSON-RPC batch (one HTTP request), in
+        the order asked; a call the node answered with an error object is an `RpcError`
+        in its place. Raises `RpcUnavailable` when the batch as a whole failed."""
+        if not calls:
+            return []
+        ids = [next(self._ids) for _ in calls]
+        body = [
+            {"jsonrpc": "2.0", "id": i, "method": method, "params": params}
+            for i, (method, params) in zip(ids, calls, strict=True)
+        ]
+        what = f"batch of {len(calls)} {calls[0][0]}"
+        try:
+            async with self._session.post(
+                self._url, json=body, timeout=self._timeout, allow_redirects=False
+            ) as response:
+                status = response.status
+                raw = await response.read()
+        except TimeoutError:
+            raise self._unavailable(what, f"no answer within {self._timeout.total} s") from None
+        except aiohttp.ClientError as exc:
+            raise self._unavailable(what, f"transport error ({type(exc).__name__})") from None
+        if not 200 <= status < 300:
+            raise self._unavailable(what, f"HTTP {status}")
+        try:
+            payload = json.loads(raw)
+        except ValueError:
+            payload = None
+        # Answers may come in any order (JSON-RPC 2.0, "Batch"): matched by id.
+        if not isinstance(payload, list):
+            raise self._unavailable(what, "the answer is not a JSON-RPC batch response")
+        by_id = {a.get("id"): a for a in payload if isinstance(a, dict)}
+        results: list[Any] = []
+        for request_id in ids:
+            answer = by_id.get(request_id)
+            if answer is None or ("result" in answer) == ("error" in answer):
+                raise self._unavailable(what, "an answer of the batch is missing")
+            if "error" in answer:
+                error = answer["error"]
+                if not (
+                    isinstance(error, dict)
+                    and isinstance(error.get("code"), int)
+                    and isinstance(error.get("message"), str)
+                ):
+                    raise self._unavailable(what, "malformed JSON-RPC error object")
+                results.append(RpcError(error["code"], error["message"], error.get("data")))
+            else:
+                results.append(answer["result"])
+        return results
+
     async def eth_call(self, to: str | None, data: str, block: str = "latest") -> str:
         """Hex return data of a read-only call. Without `to`, `data` is creation code run
         as a "deployless" call: its constructor's return value is the result."""

@@ -61,6 +61,9 @@ class BotHarness:
             "database_url": f"file:{self.tmp_path / 'bot.db'}",
             "http_port": 0,
             "log_format": "text",
+            # The paste and payment-page roads are tested on their own: a scanner that
+            # finds the same payment first would race them. Its tests turn it on.
+            "payment_scan_seconds": 0,
         }
         values.update(overrides)
         return load_settings(_env_file=None, **values)

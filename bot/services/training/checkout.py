@@ -1,8 +1,8 @@
 """`Checkout`: verify a payment for an order and start its training, in one place.
 
 Every road a payment takes goes through `settle()`: the hash pasted in Discord, the
-"Check payment" button, the payment page's report (and, later, a scanner that finds
-payments on Base by itself). The same checks, the same UNIQUE claim on the transaction
+"Check payment" button, the payment page's report, and the `PaymentScanner` that finds
+payments on Base by itself (`bot/services/payments/scanner.py`). The same checks, the same UNIQUE claim on the transaction
 (`PaymentVerifier`), the same start: asking twice, or from two roads at once, claims a
 payment once and submits the order once (`submissions.begin` holds it).
 
