@@ -11,8 +11,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.services.records import CardPlace, read_time
-from bot.services.training.desk import STEPS_DEFAULT, STEPS_MAX, STEPS_MIN
+from bot.services.training.desk import STEPS_DEFAULT, STEPS_MAX, STEPS_MIN, TrainingNeedsWallet
 from bot.services.training.watcher import CANCELLED
+from cogs.common.errors import report
 from cogs.common.id_keys import handles_for
 from cogs.common.text import plain, safe, timestamp
 from cogs.gallery.ids import SELECT_ID, select_value
@@ -21,6 +22,7 @@ from cogs.training.notifier import DiscordTrainingNotifier
 from cogs.training.payment_copy import payment_content, payment_files
 from cogs.training.preview import PreviewFollower, pay_url, preview_view
 from cogs.training.views import TrainButton
+from cogs.wallet.views import LinkWalletButton
 
 if TYPE_CHECKING:
     from bot.app import LoraBot
@@ -62,15 +64,19 @@ class Training(commands.Cog, name="Training"):
     ) -> None:
         desk = self.bot.services.training
         await interaction.response.defer(ephemeral=True, thinking=True)
-        preview = await desk.preview(
-            interaction.user.id,
-            channel,
-            trigger_word,
-            steps,
-            user_name=interaction.user.name,
-            guild_name=interaction.guild.name if interaction.guild else None,
-            channel_id=interaction.channel_id,
-        )
+        try:
+            preview = await desk.preview(
+                interaction.user.id,
+                channel,
+                trigger_word,
+                steps,
+                user_name=interaction.user.name,
+                guild_name=interaction.guild.name if interaction.guild else None,
+                channel_id=interaction.channel_id,
+            )
+        except TrainingNeedsWallet as missing:  # the refusal carries its fix
+            await report(interaction, missing, fix=LinkWalletButton())
+            return
         order_id = preview.order.id
         view = await preview_view(self.bot, order_id, preview.price.kind)
         embeds = render.preview_embeds(preview, pay_page=pay_url(self.bot, order_id) is not None)

@@ -22,9 +22,12 @@ from bot.services.training.checkout import (
     Started,
     Starting,
 )
+from bot.services.training.desk import TrainingNeedsWallet
+from cogs.common.errors import report
 from cogs.common.text import discord_moment
 from cogs.training import progress
 from cogs.training.preview import PreviewFollower, preview_view, seen_text, started_text
+from cogs.wallet.views import LinkWalletButton
 
 if TYPE_CHECKING:
     from bot.app import LoraBot
@@ -109,6 +112,9 @@ async def train_again(interaction: discord.Interaction[LoraBot], lora_id: str) -
         result = await interaction.client.services.checkout.train_again(
             lora_id, interaction.user.id, channel_id=_channel_id(interaction)
         )
+    except TrainingNeedsWallet as missing:  # the refusal carries its fix
+        await report(interaction, missing, fix=LinkWalletButton())
+        return
     except UserFacingError as exc:
         await interaction.edit_original_response(
             content=f"Not submitted: {exc.render(discord_moment)}", embeds=[], view=None

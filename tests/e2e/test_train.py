@@ -782,3 +782,18 @@ async def test_the_end_of_a_long_training_reaches_a_card_that_takes_no_more_edit
     assert card_of(emulator, told)["id"] == fresh["id"]
     assert job == {"progress_message_id": fresh["id"]}
     assert len(emulator.violations) == 0
+
+
+async def test_train_without_a_wallet_offers_the_link_wallet_button(
+    harness: BotHarness, emulator: DiscordEmulator, services: Any
+) -> None:
+    async with training_bot(harness, services, siwe_domain="bot.example"):
+        refusal = await preview(emulator)  # ALICE has linked nothing
+        assert refusal["flags"] & 64
+        assert "Link a wallet first" in refusal["content"]
+        buttons = [c for row in refusal["components"] for c in row["components"]]
+        assert [(b["label"], b["custom_id"]) for b in buttons] == [("Link wallet", "wallet:start")]
+        opened = await emulator.click(refusal, "wallet:start", user_id=ALICE)
+        answer = (await opened.response())["data"]
+        assert answer["flags"] & 64
+        assert answer["embeds"][0]["title"] == "Link your wallet"

@@ -44,6 +44,13 @@ class TrainingRefused(UserFacingError):
     pass
 
 
+class TrainingNeedsWallet(TrainingRefused):
+    """No linked wallet: the refusal's fix is linking one (faces offer the button)."""
+
+    def __init__(self, then: str) -> None:
+        super().__init__(f"Link a wallet first: run /wallet link, then {then}.")
+
+
 class AlreadySubmitted(TrainingRefused):
     """The order (or this retry of a training) was submitted already: its progress card
     is where to look (`lora_id`: that training, when known)."""
@@ -163,7 +170,7 @@ class TrainingDesk:
         self._require_fal()
         link = await wallets.get_link(self.db, user_id)
         if link is None:
-            raise TrainingRefused("Link a wallet first: run /wallet link, then /train again.")
+            raise TrainingNeedsWallet("/train again")
         channel = await self.arena.fetch_channel(parse_channel_ref(channel_ref))
         check_image_count(len(channel.images), self.min_images, self.max_images)
         now = iso(self.clock())
@@ -330,7 +337,7 @@ class TrainingDesk:
             raise AlreadySubmitted(existing.lora_training_id)
         link = await wallets.get_link(self.db, user_id)
         if link is None:
-            raise TrainingRefused("Link a wallet first: run /wallet link, then press Train again.")
+            raise TrainingNeedsWallet("press Train again")
         self._require_fal()
         order = existing or Order(
             id=retry_id,
