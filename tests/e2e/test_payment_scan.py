@@ -11,7 +11,16 @@ from eth_utils.address import to_checksum_address
 
 from bot.services.payments.prices import format_eth
 from tests.e2e.conftest import BotHarness
-from tests.e2e.test_train import ALICE, buttons, mention, preview, services, styles, training_bot
+from tests.e2e.test_train import (
+    ALICE,
+    buttons,
+    card_of,
+    mention,
+    preview,
+    services,
+    styles,
+    training_bot,
+)
 from tests.e2e.test_train_checkout import Shop, cards, order_of, shop
 from tests.fakes.chain import DevChain
 from tests.fakes.chain.fixtures import anvil_node, chain, rpc
@@ -47,7 +56,7 @@ async def test_a_transfer_nobody_pasted_starts_the_training_and_the_preview_foll
         paid = await chain.send_transaction(to=shop.treasury, value=wei, sender=shop.wallet)
         await chain.mine(1)
         told = await mention(emulator)  # nobody pressed or pasted anything
-        assert told["embeds"][0]["title"] == "Trained mystyle"
+        assert card_of(emulator, told)["embeds"][0]["title"] == "Trained mystyle"
         (card,) = cards(emulator)
         followed = emulator.message(shown["id"])
         assert "Training started: 6 images" in followed["content"]
@@ -96,7 +105,7 @@ async def test_a_part_found_on_base_then_a_top_up_transfer_starts_it(
         await chain.send_transaction(to=shop.treasury, value=missing, sender=shop.wallet)
         await chain.mine(1)
         told = await mention(emulator)
-        assert told["embeds"][0]["title"] == "Trained mystyle"
+        assert card_of(emulator, told)["embeds"][0]["title"] == "Trained mystyle"
         assert "Training started" in emulator.message(shown["id"])["content"]
         rows = await bot.db.fetchall("SELECT payer, credit_id FROM payments")
         assert {r["payer"] for r in rows} == {shop.wallet.lower()}

@@ -201,10 +201,13 @@ async def test_a_quote_is_ceil_of_usd_over_price_and_is_stored(
 
     quote = await quoter.quote(WALLET, 42)
 
-    # 4 USD at 3000.12345678 USD/ETH, in wei, rounded up (integers only).
+    # 4 USD at 3000.12345678 USD/ETH, in wei, rounded up (integers only), then up again
+    # to what a person can read and type: at most 6 decimals of ETH.
     numerator, denominator = 4 * 10**18 * 10**8, 300_012_345_678
-    assert quote.wei == -(-numerator // denominator) == 1_333_278_465_911_252
+    exact = -(-numerator // denominator)
+    assert exact == 1_333_278_465_911_252
     assert numerator % denominator != 0  # so rounding up mattered
+    assert quote.wei == 1_334_000_000_000_000 >= exact
     assert (quote.usd, quote.eth_usd) == (Decimal("4"), Decimal("3000.12345678"))
     assert (quote.created_at, quote.expires_at) == (now, now + timedelta(minutes=15))
     assert quote.created_block == block
