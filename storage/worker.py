@@ -54,7 +54,10 @@ def _child_main(pipe: multiprocessing.connection.Connection, config: DatabaseCon
     # stream open after every query. So a remote connection idle for longer than
     # `remote_idle_limit` is replaced before use, and one whose HTTP exchange failed is
     # replaced after the error (that call still fails: it may or may not have run).
-    remote, broken, last_used = config.mode != "embedded", False, time.monotonic()
+    # Our own Hrana client (storage/hrana_http.py) keeps no stream between calls and
+    # reconnects by itself: it needs none of this.
+    remote = config.mode != "embedded" and not config.uses_hrana_http
+    broken, last_used = False, time.monotonic()
     while True:
         try:
             message = pipe.recv()
