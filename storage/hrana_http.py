@@ -25,6 +25,7 @@ gone (the server rolls it back when its stream expires).
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
 import re
@@ -187,10 +188,8 @@ class HranaConnection:
         return response
 
     def close_stream(self) -> None:
-        try:
+        with contextlib.suppress(DatabaseError):  # else the server expires it anyway
             self._pipeline([{"type": "close"}], retry=False)
-        except DatabaseError:
-            pass  # the server expires it anyway
         self._baton = self._stream_url = None
         self.in_transaction = False
 
@@ -211,7 +210,9 @@ class HranaConnection:
                 raise ValueError("wrong number of results")
         except (ValueError, KeyError, TypeError) as exc:
             self._lose_stream()
-            raise HranaError(f"Hrana: json error: the server's answer is not valid: {exc}") from None
+            raise HranaError(
+                f"Hrana: json error: the server's answer is not valid: {exc}"
+            ) from None
         if answer.get("base_url"):
             self._stream_url = str(answer["base_url"]).rstrip("/")
         return results, baton
@@ -235,7 +236,9 @@ class HranaConnection:
                     continue  # a read outside a transaction: sending it again is harmless
                 self._lose_stream()
                 if retry:
-                    raise HranaError(f"Hrana: the connection to {base} failed: {_what(exc)}") from None
+                    raise HranaError(
+                        f"Hrana: the connection to {base} failed: {_what(exc)}"
+                    ) from None
                 raise HranaError(
                     f"Hrana: the connection closed before the answer came ({_what(exc)}): "
                     "the statement may or may not have run"
