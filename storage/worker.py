@@ -8,6 +8,10 @@ can. The parent sends `(function, args, kwargs)` over a pipe, the child runs
 call after another in the order they came (the parent relies on that order).
 Functions must be importable module-level functions (they are pickled by name).
 
+For `libsql://` and `http(s)://` URLs the child runs our own Hrana client
+(`storage/hrana_http.py`, one request per statement) instead of libsql; it lives here
+all the same, so both clients share one design and one way of healing.
+
 If the child dies (crash, kill, out of memory) or a call hangs past its timeout, the
 parent kills it and starts a fresh one on the next call: the bot heals itself.
 """

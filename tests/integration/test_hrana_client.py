@@ -125,10 +125,12 @@ def test_one_connection_is_kept_alive_for_many_statements(
 ) -> None:
     raw = conn.raw
     assert isinstance(raw, HranaConnection)
-    sock = raw._http[raw.base_url].sock
+    sock, opened = raw._http[raw.base_url].sock, hrana_server.connections_opened
     for i in range(20):
         conn.execute("INSERT INTO t (name) VALUES (?)", (f"n{i}",))
+        assert conn.fetchone("SELECT COUNT(*) AS n FROM t") == {"n": i + 1}
     assert raw._http[raw.base_url].sock is sock and sock is not None
+    assert hrana_server.connections_opened == opened == 1
 
 
 def test_a_connection_the_server_closed_while_idle_is_reopened_even_for_a_write(
