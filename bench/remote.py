@@ -6,14 +6,18 @@ Against the project's Hrana 3 fake (tests/fakes/hrana) with `--latency` seconds 
 every HTTP request (a stand-in for the round trip to Turso), each interaction kind's
 database work is run through:
 
-- **libsql-worker**: the bot's `Database` (libsql 0.1.11 in the worker process);
+- **libsql-worker**: the bot's `Database` with `TURSO_CLIENT=libsql` (libsql 0.1.11 in
+  the worker process: two requests per statement);
+- **hrana-worker**: the bot's `Database` as it runs now (`storage/hrana_http.py` in the
+  worker process: one request per statement on a kept-alive connection);
 - **turso-serverless-thread**: the official pure-Python `turso-serverless` client, one
   connection used from a thread (`asyncio.to_thread`), the same storage functions on it.
   Measured only when `turso_serverless` can be imported (`pip install turso-serverless`,
   or `TURSO_SERVERLESS_PATH=DIR` for a `pip install --target DIR`).
 
 Reported per kind: p50 / p99 latency, HTTP requests per interaction (from the fake's own
-log) and SQL statements per interaction. The statements count is the floor for a client
+log), SQL statements per interaction and TCP connections opened per interaction (each
+one a TLS handshake more against real Turso, which loopback HTTP cannot show). The statements count is the floor for a client
 that sends each statement in one request, and one request per interaction is what
 sending an operation's statements as one `/v3/pipeline` would cost where the statements
 do not depend on each other's results.
@@ -119,17 +123,19 @@ def kinds(db: Any) -> dict[str, Callable[[], Awaitable[Any]]]:
 async def measure(
     name: str, db: Any, server: HranaServer, runs: int, statements: Callable[[], int]
 ) -> dict[str, tuple[float, float, float, float]]:
-    out = {}
+    out: dict[str, tuple[float, float, float, float]] = {}
     for kind, work in kinds(db).items():
         await work()  # warm-up
-        samples, requests, stmts = [], [], []
+        samples, requests, stmts, opened = [], [], [], []
         for _ in range(runs):
             before, before_s = len(server.requests), statements()
+            before_c = server.connections_opened
             started = time.perf_counter()
             await work()
             samples.append(time.perf_counter() - started)
             requests.append(len(server.requests) - before)
             stmts.append(statements() - before_s)
+            opened.append(server.connections_opened - before_c)
         ordered = sorted(samples)
         out[kind] = (
             statistics.median(ordered),
@@ -140,7 +146,8 @@ async def measure(
         p50, p99, req, st = out[kind]
         print(
             f"  {name:<24} {kind:<20} p50 {p50 * 1e3:7.1f} ms  p99 {p99 * 1e3:7.1f} ms  "
-            f"{req:4.1f} requests  {st:4.1f} statements",
+            f"{req:4.1f} requests  {st:4.1f} statements  "
+            f"{statistics.mean(opened):4.1f} connections opened",
             flush=True,
         )
     return out
@@ -161,12 +168,14 @@ async def main(args: argparse.Namespace) -> None:
         with HranaServer(path, auth_token=TOKEN) as server:
             server.latency = args.latency
             print(f"{args.latency * 1e3:.0f} ms added to every HTTP request, {args.runs} runs each")
-            db = Database(DatabaseConfig(url=server.url, auth_token=TOKEN), call_timeout=60)
-            await db.open()
-            try:
-                await measure("libsql-worker", db, server, args.runs, lambda: -1)
-            finally:
-                await db.close()
+            for client in ("libsql", "hrana"):
+                config = DatabaseConfig(url=server.url, auth_token=TOKEN, remote_client=client)
+                db = Database(config, call_timeout=60)
+                await db.open()
+                try:
+                    await measure(f"{client}-worker", db, server, args.runs, lambda: -1)
+                finally:
+                    await db.close()
             if args.turso_path:
                 sys.path.insert(0, args.turso_path)
             try:

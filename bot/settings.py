@@ -94,6 +94,12 @@ class Settings(BaseSettings):
     turso_sync_interval: float | None = Field(
         default=60.0, ge=0, json_schema_extra=_hint("seconds between replica syncs, e.g. 60")
     )
+    turso_client: Literal["hrana", "libsql"] = Field(
+        default="hrana",
+        json_schema_extra=_hint(
+            "hrana (one request per statement) or libsql, for libsql:// and http(s):// URLs"
+        ),
+    )
 
     # --- HTTP server ----------------------------------------------------------
     http_host: str = Field(
@@ -347,6 +353,7 @@ class Settings(BaseSettings):
             auth_token=self.turso_auth_token.get_secret_value() if self.turso_auth_token else None,
             sync_url=self.turso_sync_url,
             sync_interval=self.turso_sync_interval,
+            remote_client=self.turso_client,
         )
 
     @property

@@ -32,9 +32,10 @@ the same naming rule:
 5. **Times** are stored in one format, written and read only through `storage.timefmt`
    (`iso`, `parse_time`, `stored`, `utc_now`; `Clock` / `utc_clock` for services).
 
-Exempt, as infrastructure: `connection.py`, `db.py` and `worker.py` (the worker
-protocol; `connection.op_execute`/`op_fetchone`/`op_fetchall`/`op_in_transaction` are
+Exempt, as infrastructure: `connection.py`, `db.py`, `worker.py` and `pipe.py` (the
+worker protocol; `connection.op_execute`/`op_fetchone`/`op_fetchall`/`op_in_transaction` are
 the `Database`'s own primitives behind `db.execute`/`fetchone`/`fetchall`/`transaction`,
-not table functions, so they keep their `op_` names and are used by `db.py` alone) and
-`migrate.py` (schema migrations, run once at start).
+not table functions, so they keep their `op_` names and are used by `db.py` alone),
+`migrate.py` (schema migrations, run once at start) and `hrana_http.py` (the client the
+worker runs for remote URLs).
 """

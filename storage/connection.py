@@ -39,6 +39,9 @@ class DatabaseConfig:
     # Remote only: reconnect before a call after this many idle seconds (servers expire
     # idle Hrana streams after 10 s; see storage/worker.py).
     remote_idle_limit: float = 5.0
+    # Remote only: "hrana" (storage/hrana_http.py, one request per statement on a
+    # kept-alive connection) or "libsql" (two requests per statement).
+    remote_client: str = "hrana"
 
     @property
     def is_local(self) -> bool:
@@ -50,6 +53,10 @@ class DatabaseConfig:
             return None
         raw = self.url[len("file:") :].removeprefix("//")
         return Path(raw.split("?", 1)[0])
+
+    @property
+    def uses_hrana_http(self) -> bool:
+        return self.mode == "remote" and self.remote_client != "libsql"
 
     @property
     def mode(self) -> str:
@@ -95,7 +102,7 @@ class Connection:
             # Some errors (SQLITE_FULL, an I/O error) already rolled the transaction back;
             # a second ROLLBACK would fail and hide the real error.
             if self.raw.in_transaction:
-                with suppress(ValueError, RuntimeError):
+                with suppress(ValueError, RuntimeError, DatabaseError):
                     self.raw.execute("ROLLBACK")
             raise
         else:
@@ -106,6 +113,8 @@ class Connection:
 
 
 def open_connection(config: DatabaseConfig) -> Connection:
+    if config.uses_hrana_http:
+        return _open_hrana(config)
     kwargs: dict[str, Any] = {"isolation_level": None}
     if config.auth_token:
         kwargs["auth_token"] = config.auth_token
@@ -129,6 +138,18 @@ def open_connection(config: DatabaseConfig) -> Connection:
         raise DatabaseError(_cannot_reach(config, exc)) from exc
     if config.is_local:
         raw.execute(f"PRAGMA busy_timeout = {int(config.busy_timeout_ms)}")
+    return Connection(raw)
+
+
+def _open_hrana(config: DatabaseConfig) -> Connection:
+    from storage.hrana_http import HranaConnection  # it imports DatabaseError from here
+
+    raw = HranaConnection(config.url, config.auth_token)
+    try:
+        raw.execute("SELECT 1")  # so a wrong URL or token fails at open
+    except DatabaseError as exc:
+        raw.close()
+        raise DatabaseError(_cannot_reach(config, exc)) from None
     return Connection(raw)
 
 

@@ -8,6 +8,10 @@ can. The parent sends `(function, args, kwargs)` over a pipe, the child runs
 call after another in the order they came (the parent relies on that order).
 Functions must be importable module-level functions (they are pickled by name).
 
+For `libsql://` and `http(s)://` URLs the child runs our own Hrana client
+(`storage/hrana_http.py`, one request per statement) instead of libsql; it lives here
+all the same, so both clients share one design and one way of healing.
+
 If the child dies (crash, kill, out of memory) or a call hangs past its timeout, the
 parent kills it and starts a fresh one on the next call: the bot heals itself.
 """
@@ -54,7 +58,10 @@ def _child_main(pipe: multiprocessing.connection.Connection, config: DatabaseCon
     # stream open after every query. So a remote connection idle for longer than
     # `remote_idle_limit` is replaced before use, and one whose HTTP exchange failed is
     # replaced after the error (that call still fails: it may or may not have run).
-    remote, broken, last_used = config.mode != "embedded", False, time.monotonic()
+    # Our own Hrana client (storage/hrana_http.py) keeps no stream between calls and
+    # reconnects by itself: it needs none of this.
+    remote = config.mode != "embedded" and not config.uses_hrana_http
+    broken, last_used = False, time.monotonic()
     while True:
         try:
             message = pipe.recv()

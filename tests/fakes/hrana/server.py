@@ -69,7 +69,8 @@ class HranaServer:
     block ends. `auth_token`: required as `Authorization: Bearer …` (else 401);
     `stream_ttl`: idle seconds before a stream expires (sqld: 10); `advertise_base_url`:
     sent as `base_url` in answers. Tests read `requests`, add `faults` with `inject`,
-    set `latency`, and call `expire_streams()`."""
+    set `latency`, and call `expire_streams()`; `connections_opened` counts TCP
+    connections."""
 
     def __init__(
         self,
@@ -86,6 +87,7 @@ class HranaServer:
         self.faults: list[Fault] = []
         self.requests: list[Recorded] = []
         self.latency = 0.0  # added to every request
+        self.connections_opened = 0  # TCP connections accepted (keep-alive reuses one)
         self._lock = threading.Lock()
         self._streams: dict[str, Stream] = {}  # baton -> stream
         self._busy: set[Stream] = set()
@@ -296,6 +298,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self.hrana._lock:
             self.hrana._sockets.add(self.connection)
+            self.hrana.connections_opened += 1
 
     def finish(self) -> None:
         with self.hrana._lock:
