@@ -234,6 +234,8 @@ class LoraBot(commands.AutoShardedBot):
         await self._stop_jobs()
         await super().close()
         await self.web.stop()
+        if services is not None:
+            await services.gallery.aclose()  # its background refresh uses the database
         if self.http_session is not None:
             await self.http_session.close()
             self.http_session = None
