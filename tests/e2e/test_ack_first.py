@@ -157,7 +157,7 @@ async def test_generate_and_its_buttons_are_acknowledged_before_the_database(
     harness: BotHarness,
     emulator: DiscordEmulator,
     fal: FakeFal,
-    tmp_path: Path,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     async with generating_bot(harness, fal) as bot:
         await link_wallet(bot.db, ALICE, WALLET_A)
