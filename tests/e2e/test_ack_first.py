@@ -22,7 +22,7 @@ from storage.db import Connection
 from tests.e2e.conftest import BotHarness
 from tests.e2e.test_generate import (
     buttons,
-    fal,  # noqa: F401  (the fixture)
+    fal,
     generating_bot,
     seeded,
     wait_thread_message,
@@ -34,6 +34,8 @@ from tests.support.acks import DEFERRED_MESSAGE, DEFERRED_UPDATE, EPHEMERAL, ans
 from tests.support.gallery_rows import WALLET_A, insert_loras, link_wallet, lora_row
 from tests.support.v2_messages import button, titles, walk
 from tests.support.v2_messages import buttons as v2_buttons
+
+__all__ = ["fal"]  # the fixture, shared with test_generate
 
 ALICE, BOB, CHANNEL = 42, 43, 7
 # Well under the 2 s after which the old `deliver` deferred anyway: an acknowledgement
