@@ -329,6 +329,8 @@ async def one_subject(
 ) -> None:
     bare = subject.code is None
     database = folder / f"{subject.name}.db"
+    for stale in folder.glob(f"{subject.name}.db*"):  # each repetition starts afresh
+        stale.unlink()
     if not bare:
         await seed(database, args.loras)
     emu = emulator(1)

@@ -16,6 +16,7 @@ from discord.ext import commands
 
 from bot.background import Periodic
 from bot.command_sync import sync_if_changed
+from bot.discord_http import AckFirstConnector
 from bot.services.training.watcher import poll_interval
 from bot.services.wallet.links import LinkResult
 from bot.settings import Settings
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 # Connections to Discord's REST API at once, and how long an idle one is kept (seconds).
 DISCORD_CONNECTIONS = 64
 DISCORD_KEEPALIVE_SECONDS = 60.0
+DISCORD_RESERVED_FOR_ACKS = 16  # of those, kept for acknowledgements (`discord_http`)
 
 
 def configure_discord_endpoints(settings: Settings) -> None:
@@ -101,8 +103,10 @@ class LoraBot(commands.AutoShardedBot):
         # callback (bench/load.py). A bounded pool whose connections are kept alive
         # serves a burst with a fixed number of TLS handshakes instead.
         if self.http.connector is discord.utils.MISSING:
-            self.http.connector = aiohttp.TCPConnector(
-                limit=DISCORD_CONNECTIONS, keepalive_timeout=DISCORD_KEEPALIVE_SECONDS
+            self.http.connector = AckFirstConnector(
+                limit=DISCORD_CONNECTIONS,
+                reserved=DISCORD_RESERVED_FOR_ACKS,
+                keepalive_timeout=DISCORD_KEEPALIVE_SECONDS,
             )
         await super().login(token)
 
@@ -245,6 +249,8 @@ class LoraBot(commands.AutoShardedBot):
         await self._stop_jobs()
         await super().close()
         await self.web.stop()
+        if services is not None:
+            await services.gallery.aclose()  # its background refresh uses the database
         if self.http_session is not None:
             await self.http_session.close()
             self.http_session = None

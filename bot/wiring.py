@@ -35,6 +35,7 @@ from bot.services.credits import CreditLedger
 from bot.services.gallery import Gallery
 from bot.services.generation import ImageGenerator
 from bot.services.inflight import InFlight
+from bot.services.lora_index import LoraIndex
 from bot.services.operator import Operator
 from bot.services.payments.prices import PriceFeed, Quoter
 from bot.services.payments.scanner import PaymentScanner
@@ -228,7 +229,7 @@ async def build_services(settings: Settings, db: Database, http: aiohttp.ClientS
         db=db,
         quota=quota,
         credits=credits,
-        gallery=Gallery(db),
+        gallery=Gallery(db, index=LoraIndex(db)),
         generator=ImageGenerator(db, quota, fal, media, inflight=inflight),
         wallet_links=WalletLinker(db, _signing_origin(settings), rpc=rpc),
         training=training,

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.services.lora_index import LoraIndex
 from bot.services.text import one_line, short_address
 from storage import gallery_media, id_handles, loras, wallets
 from storage.db import Database
@@ -163,10 +164,14 @@ class Gallery:
         images_per_page: int = IMAGES_PER_PAGE,
         count_ttl: float = 15.0,
         clock: Callable[[], float] = time.monotonic,
+        index: LoraIndex | None = None,
     ) -> None:
         if page_size < 1 or images_per_page < 1:
             raise ValueError("page sizes must be positive")
         self.db = db
+        # Autocomplete from memory (Discord cannot wait for it; see `lora_index`); without
+        # one, suggestions are asked of the database.
+        self.index = index
         self.page_size = page_size
         self.images_per_page = images_per_page
         self._counts = _CountCache(count_ttl, clock)
@@ -220,7 +225,13 @@ class Gallery:
         return await loras.find(self.db, text)
 
     async def suggest(self, text: str, limit: int = 25) -> list[LoraChoice]:
+        if self.index is not None:
+            return await self.index.suggest(text, limit)
         return await loras.suggest(self.db, text, limit)
+
+    async def aclose(self) -> None:
+        if self.index is not None:
+            await self.index.aclose()
 
     async def get(self, lora_id: str) -> Lora | None:
         """The LoRA with exactly this id (a button's: never a near match)."""

@@ -134,6 +134,14 @@ class ImageGenerator:
         self.media = media
         self.inflight = inflight or InFlight()
 
+    def check_request(self, raw_prompt: str, seed: str | None = None) -> str:
+        """The checks that need no database (the prompt, a stored seed): a face can
+        refuse at once, before it acknowledges. Returns the prompt as it will be sent."""
+        prompt = check_prompt(raw_prompt)
+        if seed is not None and not seed.isdigit():
+            raise PromptInvalid("That batch's seed can't be used again. Use Generate again.")
+        return prompt
+
     async def prepare(
         self,
         user_id: int,
@@ -146,9 +154,7 @@ class ImageGenerator:
         """All checks but the reservation, in order; raises the first that fails.
         `exact`: `lora_ref` is a row id from a button, matched exactly (never a near
         match or a trigger word). `seed`: a stored seed to use again."""
-        prompt = check_prompt(raw_prompt)
-        if seed is not None and not seed.isdigit():
-            raise PromptInvalid("That batch's seed can't be used again. Use Generate again.")
+        prompt = self.check_request(raw_prompt, seed)
         link = await wallets.get_link(self.db, user_id)
         if link is None:
             raise WalletRequired()

@@ -32,6 +32,15 @@ def _unwrap(error: BaseException) -> BaseException:
     return error
 
 
+# Unknown interaction, Unknown webhook: its token is dead (acknowledged too late, or after
+# 15 minutes), so nothing can be sent on it any more.
+GONE = frozenset({10062, 10015})
+
+
+def interaction_gone(error: BaseException) -> bool:
+    return isinstance(error, discord.NotFound) and error.code in GONE
+
+
 def _custom_id(interaction: discord.Interaction[C]) -> str | None:
     """The interaction's custom_id as logs may show it (secret parts hashed)."""
     data: dict[str, Any] = dict(interaction.data or {})
@@ -121,6 +130,11 @@ async def report(
         "custom_id": _custom_id(interaction),
     }
     cause = _unwrap(error)
+    if interaction_gone(cause):
+        # No one to tell, and under overload a traceback and a doomed error message per
+        # lost interaction would cost the next interactions their 3 seconds too.
+        log.info("interaction gone before the answer", extra=context)
+        return ref
     if unexpected:
         log.error("interaction failed", extra=context, exc_info=cause)
     else:

@@ -1,13 +1,13 @@
 """Answering a component or command within Discord's rules, the same way everywhere.
 
 Who gets what: the person a message belongs to (whoever ran the command, or opened the
-private copy) moves it in place; anyone else gets a private copy. Every answer is sent
-within Discord's 3 seconds: when the work is slow, the interaction is deferred first.
+private copy) moves it in place; anyone else gets a private copy. Every interaction is
+acknowledged (deferred) before its database work, so a burst or a held lock cannot make
+the bot miss Discord's 3 seconds.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -18,8 +18,6 @@ import discord
 
 if TYPE_CHECKING:
     from bot.app import LoraBot
-
-DEFER_AFTER = 2.0  # seconds; Discord wants an answer within 3
 
 
 class Target(Enum):
@@ -67,43 +65,43 @@ def target_for(interaction: discord.Interaction[LoraBot]) -> Target:
     return Target.EDIT if owner_id(interaction) == interaction.user.id else Target.PRIVATE
 
 
+async def acknowledge(interaction: discord.Interaction[LoraBot], target: Target) -> bool:
+    """Acknowledge now, before any database or network work: a busy database can then
+    never make the bot miss Discord's 3 seconds. A click that moves its own message is
+    deferred as an update (nothing shown); anything else shows "thinking…", private
+    where the answer will be. True when the deferral is public (see `deliver`)."""
+    if interaction.response.is_done():
+        return False
+    if target is Target.EDIT:
+        await interaction.response.defer()
+        return False
+    await interaction.response.defer(ephemeral=target is Target.PRIVATE, thinking=True)
+    return target is Target.PUBLIC
+
+
 async def deliver(
     interaction: discord.Interaction[LoraBot],
     rendering: Coroutine[Any, Any, Rendered],
     target: Target,
 ) -> None:
-    """Answer with what `rendering` builds; defer first if it takes long. What must stay
+    """Acknowledge first, then answer with what `rendering` builds. What must stay
     private (an error, "not found") never lands in a public "thinking…" message: that
     one is deleted and the answer comes as a private followup."""
-    task = asyncio.ensure_future(rendering)
     deferred_publicly = False
     try:
-        done, _ = await asyncio.wait({task}, timeout=DEFER_AFTER)
-        if not done:
-            if target is Target.EDIT:
-                await interaction.response.defer()
-            else:
-                await interaction.response.defer(ephemeral=target is Target.PRIVATE, thinking=True)
-                deferred_publicly = target is Target.PUBLIC
-        rendered = await task
+        deferred_publicly = await acknowledge(interaction, target)
+        rendered = await rendering
     except Exception:
+        rendering.close()  # not started if the acknowledgement failed
         if deferred_publicly:
             with contextlib.suppress(discord.HTTPException):
                 await interaction.delete_original_response()
         raise
-    finally:
-        task.cancel()
     if deferred_publicly and rendered.private:
         await interaction.delete_original_response()
         new = rendered.new_message()
         if not rendered.is_layout:
             new["content"] = rendered.content or ""
         await interaction.followup.send(ephemeral=True, **new)
-    elif interaction.response.is_done():
+    else:  # the deferred message (or the clicked one) becomes the answer
         await interaction.edit_original_response(**rendered.edit())
-    elif target is Target.EDIT:
-        await interaction.response.edit_message(**rendered.edit())
-    else:
-        await interaction.response.send_message(
-            ephemeral=target is Target.PRIVATE or rendered.private, **rendered.new_message()
-        )

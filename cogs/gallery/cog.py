@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import discord
@@ -20,7 +21,7 @@ from bot.services.records import DatabaseError, LoraChoice, LoraFilter
 from bot.services.text import one_line
 from cogs.common import errors as error_handler
 from cogs.common.id_keys import choices_of
-from cogs.common.respond import Target, deliver
+from cogs.common.respond import Rendered, Target, deliver
 from cogs.common.text import plain, safe
 from cogs.gallery import ids
 from cogs.gallery.views import (
@@ -55,9 +56,11 @@ class GalleryCog(commands.Cog, name="Gallery"):
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(*DYNAMIC_ITEMS)
 
-    async def _filters(
-        self, creator: discord.User | discord.Member | None, wallet: str | None, search: str | None
+    def _filters(
+        self, creator: object | None, wallet: str | None, search: str | None
     ) -> LoraFilter:
+        """The options as a filter, checked without the database (a creator's wallet is
+        looked up once the interaction is acknowledged, `_creator`)."""
         if creator is not None and wallet is not None:
             raise UserFacingError("Use either `creator` or `wallet`, not both.")
         address: str | None = None
@@ -68,19 +71,21 @@ class GalleryCog(commands.Cog, name="Gallery"):
                     "That isn't a wallet address: it should be `0x` followed by 40 hex "
                     "characters, like `0x1234…abcd` in full."
                 )
-        if creator is not None:
-            address = await self.gallery.creator_wallet(creator.id)
-            if address is None:
-                name = safe(creator.display_name, 80, single_line=True)
-                raise UserFacingError(
-                    f"{name} hasn't linked a wallet, so no LoRAs can be shown for them. "
-                    "Try `wallet:` with their address instead."
-                )
         # Searched as typed (bound, LIKE wildcards escaped), minus invisible characters.
         text = "".join(c for c in one_line(search or "") if c.isprintable())
         if len(text) > ids.SEARCH_MAX:
             raise UserFacingError(f"Searches can be at most {ids.SEARCH_MAX} characters.")
         return LoraFilter(wallet=address, search=text or None)
+
+    async def _creator(self, creator: discord.User | discord.Member) -> str:
+        address = await self.gallery.creator_wallet(creator.id)
+        if address is None:
+            name = safe(creator.display_name, 80, single_line=True)
+            raise UserFacingError(
+                f"{name} hasn't linked a wallet, so no LoRAs can be shown for them. "
+                "Try `wallet:` with their address instead."
+            )
+        return address
 
     @app_commands.command(name="loras", description="Browse every LoRA trained here, newest first")
     @app_commands.describe(
@@ -95,14 +100,19 @@ class GalleryCog(commands.Cog, name="Gallery"):
         wallet: app_commands.Range[str, 1, 64] | None = None,
         search: app_commands.Range[str, 1, ids.SEARCH_MAX] | None = None,
     ) -> None:
-        filters = await self._filters(creator, wallet, search)
+        filters = self._filters(creator, wallet, search)  # a bad option: told at once
         retry_id = ids.gallery_id(PageRef(), filters, action=ids.NEW_MESSAGE)
+
+        async def rendering() -> Rendered:
+            # Inside the rendering, so acknowledged before the creator's wallet is read.
+            nonlocal filters, retry_id
+            if creator is not None:
+                filters = replace(filters, wallet=await self._creator(creator))
+                retry_id = ids.gallery_id(PageRef(), filters, action=ids.NEW_MESSAGE)
+            return await render_gallery(self.gallery, filters, PageRef(), fresh=True)
+
         try:
-            await deliver(
-                interaction,
-                render_gallery(self.gallery, filters, PageRef(), fresh=True),
-                Target.PUBLIC,
-            )
+            await deliver(interaction, rendering(), Target.PUBLIC)
         except Exception as exc:
             retry = GalleryButton(_retry_button(retry_id)) if retry_id else None
             await error_handler.report(interaction, exc, retry=retry)

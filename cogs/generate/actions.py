@@ -42,8 +42,7 @@ async def delete_post(interaction: discord.Interaction[LoraBot], batch: BatchRec
     except discord.NotFound:
         log.info("result post already deleted", extra={"batch_id": batch.batch_id})
     await interaction.client.services.generator.forget_post(batch.batch_id)
-    await interaction.response.send_message(
-        "Deleted your images from this channel. They still count toward your wallet's "
-        "daily generations.",
-        ephemeral=True,
+    await interaction.edit_original_response(  # deferred privately by the button
+        content="Deleted your images from this channel. They still count toward your "
+        "wallet's daily generations."
     )

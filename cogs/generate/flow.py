@@ -1,8 +1,10 @@
 """One /generate, from the click to the images in a thread: every entry point (the
 slash command, the prompt modal, Retry, Same seed) ends in `run_generation`.
 
-The bot acknowledges at once, then `ImageGenerator` reserves a quota slot, calls fal
-and fetches the images; this module only turns the outcome into messages.
+The bot acknowledges at once (a public "thinking…" that becomes the progress message),
+before any database work; then `ImageGenerator` checks the wallet, the LoRA and the
+quota, calls fal and fetches the images; this module only turns the outcome into
+messages. A refusal removes the public message and is told privately.
 """
 
 from __future__ import annotations
@@ -40,17 +42,24 @@ async def run_generation(
     """`exact`: `lora_ref` is a row id from a button or modal (see `prepare`).
     `seed`: the stored seed of a batch to draw again (Same seed)."""
     generator = interaction.client.services.generator
-    picked = await resolve_typed(interaction.client.services.gallery, lora_ref)
-    if picked is not None:  # autocomplete's `*handle` for a long id
-        lora_ref, exact = picked, True
+    if not interaction.response.is_done():
+        generator.check_request(raw_prompt, seed)  # a bad prompt is told at once, privately
+    await acknowledge(interaction)
     try:
+        picked = await resolve_typed(interaction.client.services.gallery, lora_ref)
+        if picked is not None:  # autocomplete's `*handle` for a long id
+            lora_ref, exact = picked, True
         prepared = await generator.prepare(
             interaction.user.id, lora_ref, raw_prompt, exact=exact, seed=seed
         )
     except WalletRequired as missing:  # the refusal carries its fix
+        await drop_progress(interaction)
         await report(interaction, missing, fix=LinkWalletButton())
         return
-    await interaction.response.send_message(
+    except Exception:  # told privately by the error handler
+        await drop_progress(interaction)
+        raise
+    await interaction.edit_original_response(
         embed=render.progress_embed(prepared, "Queued…"),
         allowed_mentions=discord.AllowedMentions.none(),
     )
@@ -84,15 +93,27 @@ async def run_generation(
     await result_post.deliver(interaction, result)
 
 
+async def acknowledge(interaction: discord.Interaction[LoraBot]) -> None:
+    """The public "thinking…" that becomes the progress message (once per interaction:
+    a button may have acknowledged before reading its batch)."""
+    if not interaction.response.is_done():
+        await interaction.response.defer(thinking=True)
+
+
+async def drop_progress(interaction: discord.Interaction[LoraBot]) -> None:
+    """Remove the public "thinking…": a refusal is private (a followup)."""
+    try:
+        await interaction.delete_original_response()
+    except discord.HTTPException:
+        log.debug("could not delete the progress message", exc_info=True)
+
+
 async def _failed(
     interaction: discord.Interaction[LoraBot], error: Exception, batch_id: str | None
 ) -> None:
     """The public "Generating…" message goes; the user gets a private why, with Retry
     when trying again can help. Their quota slot was released by the generator."""
-    try:
-        await interaction.delete_original_response()
-    except discord.HTTPException:
-        log.debug("could not delete the progress message", exc_info=True)
+    await drop_progress(interaction)
     retry = None
     if batch_id is not None:
         gallery = interaction.client.services.gallery

@@ -79,7 +79,20 @@ class GenerateButton(
             rendering = render_detail(services.gallery, key, PageRef())
             await deliver(interaction, rendering, Target.PRIVATE)
             return
-        batch = await services.generator.batch(key)
+        if self.kind in ("seed", "retry"):
+            await flow.acknowledge(interaction)  # before the batch is read
+            try:
+                await self._batch_action(interaction, key)
+            except Exception:
+                await flow.drop_progress(interaction)
+                raise
+            return
+        if self.kind == "del":
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        await self._batch_action(interaction, key)
+
+    async def _batch_action(self, interaction: discord.Interaction[LoraBot], key: str) -> None:
+        batch = await interaction.client.services.generator.batch(key)
         if batch is None:
             raise ids.StaleGenerateButton()
         if self.kind == "again":

@@ -45,6 +45,8 @@ class Help(commands.Cog):
 
     @app_commands.command(name="help", description="What this bot does and how to use it")
     async def help(self, interaction: discord.Interaction[LoraBot]) -> None:
+        # Acknowledged before the user's standing is read (privately: /help is theirs).
+        await interaction.response.defer(ephemeral=True, thinking=True)
         standing, ids = await asyncio.gather(
             self._standing(interaction.user.id), self.mentions.ids()
         )
@@ -56,6 +58,6 @@ class Help(commands.Cog):
         if standing is None or standing.link is None:
             view = discord.ui.View(timeout=None)
             view.add_item(LinkWalletButton())
-            await interaction.response.send_message(embed=embed, view=view, ephemeral=True)
+            await interaction.edit_original_response(embed=embed, view=view)
             return
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        await interaction.edit_original_response(embed=embed)

@@ -47,33 +47,33 @@ class Wallet(
 
     @app_commands.command(name="status", description="Your linked wallet and what it can do")
     async def status(self, interaction: discord.Interaction[LoraBot]) -> None:
-        # One round trip: the link, the credits and the quota's use together.
+        # Acknowledged first; then one round trip: the link, the credits and the quota's use.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         standing = await self.bot.services.standing.of(interaction.user.id)
         if standing.link is None:
             view = discord.ui.View(timeout=None)
             view.add_item(LinkWalletButton())
-            await interaction.response.send_message(
-                "No wallet linked yet. Press **Link wallet** (or run /wallet link) to prove "
-                "one is yours." + credits_line(standing.unused_credits),
+            await interaction.edit_original_response(
+                content="No wallet linked yet. Press **Link wallet** (or run /wallet link) to "
+                "prove one is yours." + credits_line(standing.unused_credits),
                 view=view,
-                ephemeral=True,
             )
             return
-        await interaction.response.send_message(embed=status_embed(standing), ephemeral=True)
+        await interaction.edit_original_response(embed=status_embed(standing))
 
     @app_commands.command(name="unlink", description="Remove your linked wallet")
     async def unlink(self, interaction: discord.Interaction[LoraBot]) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
         link = await self.linker.link_of(interaction.user.id)
         if link is None:
-            await interaction.response.send_message("No wallet is linked.", ephemeral=True)
+            await interaction.edit_original_response(content="No wallet is linked.")
             return
         view = discord.ui.View(timeout=None)
         view.add_item(UnlinkButton(interaction.user.id, "yes"))
         view.add_item(UnlinkButton(interaction.user.id, "no"))
-        await interaction.response.send_message(
-            f"Unlink {short_address(link.wallet_address)} from your Discord account?",
+        await interaction.edit_original_response(
+            content=f"Unlink {short_address(link.wallet_address)} from your Discord account?",
             view=view,
-            ephemeral=True,
         )
 
     @commands.Cog.listener()

@@ -31,6 +31,7 @@ async def send_link_instructions(
     privately; the signing page edits this message once the wallet is proven."""
     bot = interaction.client
     linker = bot.services.wallet_links
+    await interaction.response.defer(ephemeral=True, thinking=True)  # before the database
     challenge = await linker.start(
         interaction.user.id,
         interaction.user.name,
@@ -40,17 +41,16 @@ async def send_link_instructions(
     if address:
         text = await linker.message_for(challenge.token, address, user_id=interaction.user.id)
     page = link_page_url(bot.settings.public_base_url, challenge.token)
-    callback = await interaction.response.send_message(
+    message = await interaction.edit_original_response(
         content=message_content(text),
         embed=instructions_embed(text, page is not None),
-        files=message_files(text),
+        attachments=message_files(text),
         view=LinkView(challenge.token, page, has_message=text is not None),
-        ephemeral=True,
     )
-    if callback.message_id is not None and bot.application_id is not None:
+    if bot.application_id is not None:
         # Lets the signing page update this private message after success.
         await linker.attach_interaction(
-            challenge.token, bot.application_id, interaction.token, callback.message_id
+            challenge.token, bot.application_id, interaction.token, message.id
         )
 
 
@@ -123,9 +123,10 @@ class AddressModal(BotModal, title="Your wallet address"):
 
     async def submit(self, interaction: discord.Interaction[LoraBot]) -> None:
         linker = interaction.client.services.wallet_links
+        await interaction.response.defer()  # the message moves once the database answers
         text = await linker.message_for(self.token, self.address.value, user_id=interaction.user.id)
         page = link_page_url(interaction.client.settings.public_base_url, self.token)
-        await interaction.response.edit_message(
+        await interaction.edit_original_response(
             content=message_content(text),
             embed=instructions_embed(text, page is not None),
             attachments=message_files(text),
@@ -190,9 +191,10 @@ class UnlinkButton(
                 content="Kept your wallet linked.", embed=None, view=None
             )
             return
+        await interaction.response.defer()
         removed = await interaction.client.services.wallet_links.unlink(self.user_id)
         text = "Unlinked your wallet." if removed else "No wallet was linked."
-        await interaction.response.edit_message(content=text, embed=None, view=None)
+        await interaction.edit_original_response(content=text, embed=None, view=None)
 
 
 DYNAMIC_ITEMS = (PasteSignatureButton, UnlinkButton, LinkWalletButton)

@@ -17,6 +17,7 @@ from playwright.async_api import Browser, Page, async_playwright
 
 from tests.e2e.conftest import BotHarness
 from tests.fakes.discord import DiscordEmulator
+from tests.support.acks import private_answer
 from tests.support.chromium import CHROMIUM_FLAGS, chromium_path
 
 pytestmark = pytest.mark.browser
@@ -129,10 +130,10 @@ async def test_signing_page_links_with_a_browser_wallet(
             lambda: "Linked" in str(emulator.message(original["id"]).get("embeds")),
             what="the Discord message to be edited",
         )
-        status = await (
+        status = await private_answer(
             await emulator.run_command("wallet status", user_id=42, channel_id=7)
-        ).response()
-        assert key.address in status["data"]["embeds"][0]["description"]
+        )
+        assert key.address in status["embeds"][0]["description"]
 
 
 async def test_signing_page_without_a_wallet_explains_the_manual_way(

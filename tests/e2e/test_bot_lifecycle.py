@@ -14,6 +14,7 @@ import pytest
 
 from tests.e2e.conftest import BotHarness
 from tests.fakes.discord import DiscordEmulator
+from tests.support.acks import private_answer
 
 EPHEMERAL = 64
 
@@ -32,15 +33,16 @@ async def test_help_is_answered_privately_within_three_seconds(
     async with harness.running():
         ix = await emulator.run_command("help", user_id=42, channel_id=7)
         response = await ix.response(timeout=5)
+        data = await private_answer(ix)
     assert ix.acked_after is not None
     assert ix.acked_after < 3.0
-    assert response["type"] == 4
-    data = response["data"]
-    assert data["flags"] & EPHEMERAL
+    # Acknowledged privately first ("thinking…"), then the answer fills it in.
+    assert response["type"] == 5 and response["data"]["flags"] & EPHEMERAL
     text = data["embeds"][0]["fields"][0]["value"]
     assert "/help" in text
     # No mention can ever ping: the client default is "parse nothing".
-    assert data["allowed_mentions"] == {"parse": []}
+    [edit] = [r for r in emulator.requests if r.method == "PATCH" and "@original" in r.path]
+    assert edit.json["allowed_mentions"] == {"parse": []}
 
 
 async def test_commands_are_registered_and_synced_only_when_changed(
@@ -113,7 +115,7 @@ async def test_a_cog_that_fails_to_load_is_skipped(
     async with harness.running(extensions=("tests.e2e.cogs.broken", "cogs.help")) as bot:
         assert "tests.e2e.cogs.broken" in bot.failed_extensions
         response = await (await emulator.run_command("help", user_id=42, channel_id=7)).response()
-    assert response["type"] == 4
+    assert response["type"] == 5  # acknowledged first
     assert any("cog failed to load" in r.getMessage() for r in caplog.records)
 
 
@@ -130,7 +132,7 @@ async def test_gateway_drop_resumes_and_keeps_answering(
         assert emulator.resume_count[0] == 1
         assert emulator.identify_count[0] == 1  # resumed, not re-identified
         response = await (await emulator.run_command("help", user_id=42, channel_id=7)).response()
-    assert response["type"] == 4
+    assert response["type"] == 5  # acknowledged first
 
 
 async def test_health_reports_database_and_gateway(
@@ -174,8 +176,9 @@ async def test_sharded_through_the_gateway_override(tmp_path: Path) -> None:
             status, body = await get_health(bot.web.bound_port)
             assert status == 200
             assert set(body["gateway"]["shards"]) == {"0", "1"}  # type: ignore[index]
-            response = await (await emu.run_command("help", user_id=42, channel_id=7)).response()
-            assert response["type"] == 4
+            ix = await emu.run_command("help", user_id=42, channel_id=7)
+            assert (await ix.response())["type"] == 5  # acknowledged first
+            assert (await private_answer(ix))["embeds"]
     finally:
         await emu.stop()
     emu.assert_clean()

@@ -26,6 +26,7 @@ from tests.e2e.test_train import (
 )
 from tests.fakes.discord import DiscordEmulator
 from tests.fakes.fal import FakeFal
+from tests.support.acks import private_answer
 from tests.support.bot_process import bot_env
 from tests.support.gallery_rows import WALLET_A, insert_loras, link_wallet, lora_row
 
@@ -152,9 +153,9 @@ async def test_a_bot_killed_mid_generation_leaves_no_slot_and_no_rows(
         try:
             batches = await db.fetchall("SELECT status FROM generation_batches")
             images = await db.fetchall("SELECT id FROM generated_images")
-            status = await (
+            status = await private_answer(
                 await emulator.run_command("wallet status", user_id=ALICE, channel_id=CHANNEL)
-            ).response()
+            )
         finally:
             second.send_signal(signal.SIGTERM)
             await asyncio.wait_for(second.wait(), 20)
@@ -163,5 +164,5 @@ async def test_a_bot_killed_mid_generation_leaves_no_slot_and_no_rows(
         await fal.stop()
     assert batches == [{"status": "released"}]  # closed in the ledger at start
     assert images == []  # nothing half-saved
-    fields = {f["name"]: f["value"] for f in status["data"]["embeds"][0]["fields"]}
+    fields = {f["name"]: f["value"] for f in status["embeds"][0]["fields"]}
     assert fields["Generations"] == "8 of 8 left today"

@@ -12,6 +12,7 @@ from aiohttp import web
 from bot.app import DISCORD_CONNECTIONS
 from tests.e2e.conftest import BotHarness
 from tests.fakes.discord import DiscordEmulator
+from tests.support.acks import private_answer
 
 BURST = 3 * DISCORD_CONNECTIONS
 
@@ -35,7 +36,8 @@ async def test_a_burst_is_served_by_a_bounded_pool_of_kept_alive_connections(
             *(emulator.run_command("help", user_id=42, channel_id=7) for _ in range(BURST))
         )
         for ix in fired:
-            assert (await ix.response(timeout=30))["type"] == 4
+            assert (await ix.response(timeout=30))["type"] == 5  # acknowledged first
+            assert (await private_answer(ix, timeout=30))["embeds"]  # then the answer
         return opened - before
 
     async def one_by_one(count: int) -> int:

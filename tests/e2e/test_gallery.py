@@ -42,7 +42,7 @@ from tests.support.v2_messages import (
 EPHEMERAL = 64
 ALICE, BOB = 42, 43
 CHANNEL = 7
-UPDATE_MESSAGE, CHANNEL_MESSAGE, DEFERRED_UPDATE = 7, 4, 6
+UPDATE_MESSAGE, CHANNEL_MESSAGE, DEFERRED_MESSAGE, DEFERRED_UPDATE = 7, 4, 5, 6
 
 
 async def click(
@@ -51,6 +51,8 @@ async def click(
     ix = await emulator.click(message, button(message, label)["custom_id"], user_id=user_id)
     await ix.response()
     assert ix.acked_after is not None and ix.acked_after < 3.0
+    if ix.callback_type in (DEFERRED_MESSAGE, DEFERRED_UPDATE):
+        await ix.original()  # acknowledged first; wait for the answer itself
     return ix
 
 
@@ -59,10 +61,12 @@ async def open_gallery(
 ) -> dict[str, Any]:
     ix = await emulator.run_command("loras", user_id=user_id, channel_id=CHANNEL, options=options)
     response = await ix.response()
-    assert response["type"] == CHANNEL_MESSAGE
-    assert not (response["data"].get("flags") or 0) & EPHEMERAL  # the gallery is public
+    assert response["type"] == DEFERRED_MESSAGE  # acknowledged before the database work
+    assert not (response.get("data", {}).get("flags") or 0) & EPHEMERAL  # public
     assert ix.acked_after is not None and ix.acked_after < 3.0
-    return await ix.original()
+    message = await ix.original()
+    assert not message["flags"] & EPHEMERAL  # the gallery is public
+    return message
 
 
 async def ask_gallery(
@@ -71,8 +75,11 @@ async def ask_gallery(
     """/loras when the answer is private (nothing to show)."""
     ix = await emulator.run_command("loras", user_id=user_id, channel_id=CHANNEL, options=options)
     response = await ix.response()
-    assert response["type"] == CHANNEL_MESSAGE and response["data"]["flags"] & EPHEMERAL
-    return await ix.original()
+    assert response["type"] == DEFERRED_MESSAGE  # public "thinking…", then a private answer
+    [answer] = await ix.followups(count=1)
+    assert answer["flags"] & EPHEMERAL
+    assert ix.original_message_id not in emulator.world.messages  # the public one went
+    return answer
 
 
 def public_messages(emulator: DiscordEmulator) -> list[dict[str, Any]]:
@@ -168,7 +175,7 @@ async def test_paging_forward_back_last_and_first(
         assert button(message, "« First")["disabled"] and button(message, "‹ Previous")["disabled"]
         while not button(message, "Next ›").get("disabled"):
             ix = await click(emulator, message, "Next ›")
-            assert ix.callback_type == UPDATE_MESSAGE  # the invoker's message moves
+            assert ix.callback_type == DEFERRED_UPDATE  # the invoker's message moves
             message = emulator.message(message["id"])
             seen.append((page_of(message), titles(message)))
         assert seen == [
@@ -202,7 +209,7 @@ async def test_buttons_keep_working_after_a_restart(
     emulator.advance_time(6 * 3600)
     async with harness.running():
         ix = await click(emulator, message, "Next ›")
-        assert ix.callback_type == UPDATE_MESSAGE
+        assert ix.callback_type == DEFERRED_UPDATE
         moved = emulator.message(message["id"])
         first_open = next(b for b in buttons(moved) if b.get("label") == "Open")
         ix = await emulator.click(moved, first_open["custom_id"], user_id=BOB)
@@ -218,14 +225,14 @@ async def test_someone_elses_click_opens_their_own_private_copy(
         await insert_loras(bot.db, [lora_row(minutes=i, trigger_word=f"w{i}") for i in range(12)])
         message = await open_gallery(emulator, user_id=ALICE)
         ix = await click(emulator, message, "Next ›", user_id=BOB)
-        assert ix.callback_type == CHANNEL_MESSAGE
+        assert ix.callback_type == DEFERRED_MESSAGE
         copy_ = await ix.original()
         assert copy_["flags"] & EPHEMERAL
         assert (page_of(copy_), titles(copy_)) == ("2/3", ["w6", "w5", "w4", "w3", "w2"])
         assert emulator.message(message["id"]) == message  # Alice's message did not move
         # Bob's own copy is his: his clicks move it.
         again = await click(emulator, copy_, "Next ›", user_id=BOB)
-        assert again.callback_type == UPDATE_MESSAGE
+        assert again.callback_type == DEFERRED_UPDATE
         assert titles(emulator.message(copy_["id"])) == ["w1", "w0"]
 
 
@@ -288,7 +295,11 @@ async def test_filters_by_member_address_and_search(
                 "loras", user_id=ALICE, options={"creator": BOB, "wallet": WALLET_A}
             ),
         ]
-        answers = [(await ix.response())["data"] for ix in refusals]
+        # The member's wallet is read once acknowledged: "thinking…", then privately.
+        assert (await refusals[0].response())["type"] == DEFERRED_MESSAGE
+        [unlinked] = await refusals[0].followups(count=1)
+        assert refusals[0].original_message_id not in emulator.world.messages
+        answers = [unlinked] + [(await ix.response())["data"] for ix in refusals[1:]]
     assert all(a["flags"] & EPHEMERAL for a in answers)
     assert "hasn't linked a wallet" in answers[0]["content"]
     assert "isn't a wallet address" in answers[1]["content"]
@@ -315,6 +326,7 @@ async def test_lora_and_generate_autocompletes_show_the_same(
         blank = await emulator.autocomplete("lora", focused="lora", value="")
         by_id = await emulator.autocomplete("lora", focused="lora", value=rows[0]["id"][:10])
         await bot.db.close()
+        # From memory: the suggestions do not need the database.
         down = await emulator.autocomplete("lora", focused="lora", value="water")
     assert [c["name"].split(" · ")[0] for c in water] == ["Water", "watercolor", "dark water"]
     assert water[0]["value"] == rows[2]["id"]
@@ -323,7 +335,7 @@ async def test_lora_and_generate_autocompletes_show_the_same(
     assert len(many) == 25 and len(blank) == 25
     assert blank[0]["name"].startswith("zz29")
     assert by_id[0]["value"] == rows[0]["id"]
-    assert down == []
+    assert down == water
 
 
 async def test_hostile_rows_render_within_limits(
@@ -431,8 +443,9 @@ async def test_database_error_gives_a_private_message_with_retry(
         await insert_loras(bot.db, [lora_row(minutes=i, trigger_word=f"w{i}") for i in range(12)])
         message = await open_gallery(emulator)
         await bot.db.close()  # the database goes away
-        failed = await click(emulator, message, "Next ›")
-        error = await failed.original()
+        failed = await emulator.click(message, button(message, "Next ›")["custom_id"])
+        assert (await failed.response())["type"] == DEFERRED_UPDATE  # acknowledged first
+        [error] = await failed.followups(count=1)
         assert error["flags"] & EPHEMERAL
         match = re.fullmatch(
             r"The bot's database isn't answering right now\. Press Retry in a moment "
@@ -444,12 +457,13 @@ async def test_database_error_gives_a_private_message_with_retry(
         assert emulator.message(message["id"]) == message
 
         command = await emulator.run_command("loras", user_id=ALICE)
-        command_error = await command.original()
+        [command_error] = await command.followups(count=1)
+        assert command.original_message_id not in emulator.world.messages
         assert command_error["flags"] & EPHEMERAL and "Retry" in command_error["content"]
 
         await bot.db.open()  # back
         retried = await click(emulator, error, "Retry")
-        assert retried.callback_type == UPDATE_MESSAGE  # the error becomes the page asked for
+        assert retried.callback_type == DEFERRED_UPDATE  # the error becomes the page asked for
         page = emulator.message(error["id"])
         assert (page_of(page), titles(page)) == ("2/3", ["w6", "w5", "w4", "w3", "w2"])
         again = await click(emulator, command_error, "Retry")

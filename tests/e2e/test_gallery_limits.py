@@ -12,6 +12,7 @@ from tests.e2e.conftest import BotHarness
 from tests.e2e.test_gallery import ALICE, CHANNEL, EPHEMERAL, click, open_gallery
 from tests.e2e.test_lora_detail import record_bot_batch
 from tests.fakes.discord import DiscordEmulator
+from tests.support.acks import private_answer
 from tests.support.gallery_rows import image_row, insert_images, insert_loras, lora_row
 from tests.support.v2_messages import media, page_of, texts, titles, walk
 
@@ -79,7 +80,7 @@ async def test_the_largest_pages_fit_discords_limits(
         ix = await emulator.run_command(
             "lora", user_id=ALICE, channel_id=CHANNEL, options={"lora": "*" + "x" * 5}
         )
-        assert (await ix.original())["flags"] & EPHEMERAL  # not found: private
+        assert (await private_answer(ix))["flags"] & EPHEMERAL  # not found: private
         # Opened from its card, as a user would.
         opens = [b for b in walk(gallery["components"]) if b.get("label") == "Open"]
         opened = await emulator.click(gallery, opens[0]["custom_id"], user_id=ALICE)

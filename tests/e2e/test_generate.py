@@ -16,6 +16,7 @@ from storage.timefmt import iso
 from tests.e2e.conftest import BotHarness
 from tests.fakes.discord import DiscordEmulator, GuildSetup
 from tests.fakes.fal import FakeFal, tiny_png
+from tests.support.acks import private_answer
 from tests.support.gallery_rows import WALLET_A, insert_loras, link_wallet, lora_row
 
 EPHEMERAL = 64
@@ -126,8 +127,9 @@ async def test_happy_path_thread_four_attachments_four_rows(
         lora = await seeded(bot, trigger_word="mystyle")
         ix = await generate(emulator, lora["id"], "a cat on the moon")
         first = await ix.response()
-        assert first["type"] == 4
-        assert not first["data"].get("flags", 0) & EPHEMERAL  # public: the thread hangs off it
+        assert first["type"] == 5  # acknowledged before the wallet, LoRA and quota checks
+        # public: the thread hangs off it
+        assert not (first.get("data") or {}).get("flags", 0) & EPHEMERAL
         posted = await wait_thread_message(emulator)
         thread = emulator.threads[0]
         assert thread["name"] == "mystyle · a cat on the moon"
@@ -179,10 +181,10 @@ async def test_happy_path_thread_four_attachments_four_rows(
             ].startswith("Done: 4 image(s)"),
             what="the reply to say Done",
         )
-        status = await (
+        status = await private_answer(
             await emulator.run_command("wallet status", user_id=ALICE, channel_id=CHANNEL)
-        ).response()
-        generations = {f["name"]: f["value"] for f in status["data"]["embeds"][0]["fields"]}
+        )
+        generations = {f["name"]: f["value"] for f in status["embeds"][0]["fields"]}
         assert generations["Generations"] == "7 of 8 left today"
 
 
@@ -251,7 +253,13 @@ async def test_each_check_refuses_privately_in_order(
         missing = lora.pop("missing", False)
         row = await seeded(bot, **lora)
         target = "0123456789abcdef0123456789abcdef" if missing else row["id"]
-        answer = (await (await generate(emulator, target, prompt)).response())["data"]
+        ix = await generate(emulator, target, prompt)
+        if expected in ("prompt is empty", "limit is 500"):  # no database needed: at once
+            response = await ix.response()
+            assert response["type"] == 4
+            answer = response["data"]
+        else:  # after the public "thinking…", which goes
+            answer = await private_answer(ix)
     assert answer["flags"] & EPHEMERAL
     assert expected in answer["content"]
     assert fal.submissions == []
@@ -270,7 +278,7 @@ async def test_quota_refusal_says_when_the_next_slot_frees(
                 ),
                 [],
             )
-        answer = (await (await generate(emulator, lora["id"], "a cat")).response())["data"]
+        answer = await private_answer(await generate(emulator, lora["id"], "a cat"))
     assert answer["flags"] & EPHEMERAL
     assert "used all 8 generations" in answer["content"]
     assert "<t:" in answer["content"]
@@ -300,10 +308,10 @@ async def test_web_app_images_share_the_quota(
         await web_app_images(bot, lora["id"], 24, hours_ago=2)  # 6 web batches
 
         async def wallet_status() -> str:
-            answer = await (
+            answer = await private_answer(
                 await emulator.run_command("wallet status", user_id=ALICE, channel_id=CHANNEL)
-            ).response()
-            fields = {f["name"]: f["value"] for f in answer["data"]["embeds"][0]["fields"]}
+            )
+            fields = {f["name"]: f["value"] for f in answer["embeds"][0]["fields"]}
             return str(fields["Generations"])
 
         assert await wallet_status() == "2 of 8 left today"
@@ -317,7 +325,7 @@ async def test_web_app_images_share_the_quota(
         await web_app_images(bot, lora["id"], 4, hours_ago=23)
         assert await wallet_status() == "0 of 8 left today"
         before = len(fal.submissions)
-        answer = (await (await generate(emulator, lora["id"], "a dog")).response())["data"]
+        answer = await private_answer(await generate(emulator, lora["id"], "a dog"))
         assert answer["flags"] & EPHEMERAL
         assert "used all 8 generations" in answer["content"]
         frees = int(answer["content"].split("<t:")[1].split(":")[0])

@@ -13,7 +13,6 @@ from tests.e2e.conftest import BotHarness
 from tests.e2e.test_generate import (
     ALICE,
     BOB,
-    EPHEMERAL,
     buttons,
     fal,
     generate,
@@ -24,6 +23,7 @@ from tests.e2e.test_generate import (
 )
 from tests.fakes.discord import DiscordEmulator
 from tests.fakes.fal import FakeFal
+from tests.support.acks import private_answer
 from tests.support.gallery_rows import WALLET_A, WALLET_B, link_wallet
 
 __all__ = ["fal"]  # the fixture, shared with test_generate
@@ -92,15 +92,13 @@ async def test_only_the_requester_deletes_and_the_rows_stay(
         await (await generate(emulator, lora["id"], "a cat")).response()
         posted = await with_full_size_links(emulator, await wait_thread_message(emulator))
         delete = buttons(posted)["Delete"]
-        refused = await (await emulator.click(posted, delete, user_id=BOB)).response()
-        assert refused["data"]["flags"] & EPHEMERAL
-        assert "Only the person who asked" in refused["data"]["content"]
+        refused = await private_answer(await emulator.click(posted, delete, user_id=BOB))
+        assert "Only the person who asked" in refused["content"]
         assert emulator.message(int(posted["id"])) is not None
         assert len(await bot.db.fetchall("SELECT batch_id FROM generation_posts")) == 1
 
-        done = await (await emulator.click(posted, delete, user_id=ALICE)).response()
-        assert done["data"]["flags"] & EPHEMERAL
-        assert "Deleted" in done["data"]["content"]
+        done = await private_answer(await emulator.click(posted, delete, user_id=ALICE))
+        assert "Deleted" in done["content"]
         assert results_in(emulator, int(posted["channel_id"])) == []
         assert emulator.requests_to(
             "DELETE", f"/channels/{posted['channel_id']}/messages/{posted['id']}"
@@ -118,15 +116,12 @@ async def test_the_wallet_refusal_carries_link_wallet(
     async with generating_bot(harness, fal, siwe_domain="bot.example") as bot:
         lora = await seeded(bot)
         ix = await generate(emulator, lora["id"], "a cat")
-        refusal = (await ix.response())["data"]
-        assert refusal["flags"] & EPHEMERAL
-        assert "/wallet link" in refusal["content"]
-        assert buttons(refusal) == {"Link wallet": "wallet:start"}
-        message = await ix.original()
-        opened = await (await emulator.click(message, "wallet:start", user_id=ALICE)).response()
-        assert opened["data"]["flags"] & EPHEMERAL
-        assert opened["data"]["embeds"][0]["title"] == "Link your wallet"
-        assert "Sign elsewhere" in buttons(opened["data"])
+        message = await private_answer(ix)  # after the public "thinking…", which went
+        assert "/wallet link" in message["content"]
+        assert buttons(message) == {"Link wallet": "wallet:start"}
+        opened = await private_answer(await emulator.click(message, "wallet:start", user_id=ALICE))
+        assert opened["embeds"][0]["title"] == "Link your wallet"
+        assert "Sign elsewhere" in buttons(opened)
         challenges = await bot.db.fetchall("SELECT discord_user_id FROM siwe_challenges")
         assert [c["discord_user_id"] for c in challenges] == [str(ALICE)]
     assert fal.submissions == []

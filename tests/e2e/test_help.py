@@ -12,6 +12,7 @@ from bot.app import LoraBot
 from storage.timefmt import utc_now
 from tests.e2e.conftest import BotHarness
 from tests.fakes.discord import DiscordEmulator
+from tests.support.acks import DEFERRED_MESSAGE, private_answer
 from tests.support.gallery_rows import WALLET_A, insert_loras, link_wallet, lora_row
 from tests.support.money_rows import paid_credit
 
@@ -35,9 +36,10 @@ class RoundTrips:
 
 async def help_of(emulator: DiscordEmulator, user: int = ALICE) -> dict[str, Any]:
     ix = await emulator.run_command("help", user_id=user, channel_id=CHANNEL)
-    data: dict[str, Any] = (await ix.response())["data"]
-    assert data["flags"] & EPHEMERAL
-    return data
+    response = await ix.response()
+    # Acknowledged privately before the user's standing is read, then filled in.
+    assert response["type"] == DEFERRED_MESSAGE and response["data"]["flags"] & EPHEMERAL
+    return await private_answer(ix)
 
 
 def step_lines(data: dict[str, Any]) -> list[str]:

@@ -11,9 +11,9 @@ from tests.e2e.conftest import BotHarness
 from tests.e2e.test_gallery import (
     ALICE,
     BOB,
-    CHANNEL_MESSAGE,
+    DEFERRED_MESSAGE,
+    DEFERRED_UPDATE,
     EPHEMERAL,
-    UPDATE_MESSAGE,
     click,
     open_gallery,
 )
@@ -40,12 +40,12 @@ async def test_open_and_the_menu_show_a_lora_privately(
         message = await open_gallery(emulator)
         opens = [b for b in buttons(message) if b.get("label") == "Open"]
         ix = await emulator.click(message, opens[1]["custom_id"], user_id=ALICE)
-        assert (await ix.response())["type"] == CHANNEL_MESSAGE  # even for the owner
+        assert (await ix.response())["type"] == DEFERRED_MESSAGE  # even for the owner
         detail = await ix.original()
         assert emulator.message(message["id"]) == message
         # The menu below the page opens one the same way, leaving the gallery alone.
         picked = await emulator.select(message, "lgs:open", [rows[0]["id"]], user_id=BOB)
-        assert (await picked.response())["type"] == CHANNEL_MESSAGE
+        assert (await picked.response())["type"] == DEFERRED_MESSAGE
         from_menu = await picked.original()
     assert detail["flags"] & EPHEMERAL
     assert titles(detail) == ["w1"]
@@ -112,7 +112,9 @@ async def test_lora_pages_through_its_batches(
         batch_id = await record_bot_batch(bot.db, subject["id"], BOB, "prompt 3", bot_images)
         await bot.services.gallery.db.run(_record_post, batch_id)
         ix = await emulator.run_command("lora", user_id=ALICE, options={"lora": "moody light"})
-        assert not ((await ix.response())["data"].get("flags") or 0) & EPHEMERAL
+        response = await ix.response()
+        assert response["type"] == DEFERRED_MESSAGE  # public "thinking…"
+        assert not (response.get("data", {}).get("flags") or 0) & EPHEMERAL
         message = await ix.original()
 
         def shown() -> tuple[str, str, list[tuple[str, list[str], list[str]]]]:
@@ -168,12 +170,14 @@ async def test_unknown_lora_offers_the_gallery(
     async with harness.running() as bot:
         await insert_loras(bot.db, [lora_row(trigger_word="real")])
         ix = await emulator.run_command("lora", user_id=ALICE, options={"lora": "**nope** @here"})
-        answer = await ix.original()
+        [answer] = await ix.followups(count=1)  # after the public "thinking…", which went
+        assert ix.original_message_id not in emulator.world.messages
         assert answer["flags"] & EPHEMERAL
         assert texts(answer).startswith("LoRA not found")
         assert "\\*\\*nope\\*\\* @\u200bhere" in texts(answer)
         back = await click(emulator, answer, "Browse the gallery")
-        assert back.callback_type == UPDATE_MESSAGE
+        assert back.callback_type == DEFERRED_UPDATE
         assert titles(emulator.message(answer["id"])) == ["real"]
         ix = await emulator.run_command("lora", user_id=ALICE, options={"lora": new_id()})
-        assert texts(await ix.original()).startswith("LoRA not found")
+        [answer] = await ix.followups(count=1)
+        assert answer["flags"] & EPHEMERAL and texts(answer).startswith("LoRA not found")

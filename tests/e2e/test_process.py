@@ -14,6 +14,7 @@ import aiohttp
 
 from tests.e2e.conftest import FAKE_TOKEN
 from tests.fakes.discord import DiscordEmulator
+from tests.support.acks import private_answer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,8 +68,9 @@ async def test_python_m_bot_runs_answers_and_stops_on_sigterm(
     )
     try:
         await wait_healthy(port, process)
-        response = await (await emulator.run_command("help", user_id=42, channel_id=7)).response()
-        assert response["type"] == 4
+        ix = await emulator.run_command("help", user_id=42, channel_id=7)
+        assert (await ix.response())["type"] == 5  # acknowledged first
+        assert (await private_answer(ix))["embeds"]
         process.send_signal(signal.SIGTERM)
         await asyncio.wait_for(process.wait(), 20)
     finally:

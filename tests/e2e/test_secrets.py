@@ -19,6 +19,7 @@ import aiohttp
 from tests.e2e.conftest import FAKE_TOKEN
 from tests.e2e.test_process import ROOT, free_port, wait_healthy
 from tests.fakes.discord import DiscordEmulator
+from tests.support.acks import answer_of, private_answer
 
 EPHEMERAL = 64
 SECRET_RPC_KEY = "SECRETKEY123456"
@@ -58,8 +59,8 @@ def base_env(tmp_path: Path, emulator: DiscordEmulator, port: int, rpc_url: str)
 async def answer(emulator: DiscordEmulator, name: str, **options: Any) -> dict[str, Any]:
     ix = await emulator.run_command(name, user_id=42, channel_id=7, options=options)
     response = await ix.response(timeout=10)
-    if response["type"] == 5:  # deferred: the answer is the original message
-        return await ix.original(timeout=15)
+    if response["type"] == 5:  # deferred: the answer fills it in, or a private followup
+        return await answer_of(ix, timeout=15)
     data: dict[str, Any] = response["data"]
     return data
 
@@ -197,12 +198,12 @@ async def test_link_tokens_never_reach_the_logs(emulator: DiscordEmulator, tmp_p
         bad = await emulator.submit_modal(
             modal["custom_id"], {"address": "0x" + "zz" * 20}, user_id=42
         )
-        assert "not an Ethereum address" in (await bad.response(timeout=10))["data"]["content"]
+        refusal = await private_answer(bad, timeout=10)  # after the deferred update
+        assert "not an Ethereum address" in refusal["content"]
         modal = await (await emulator.click(original, paste, user_id=42)).modal(timeout=10)
         address = {"address": "0x" + "12" * 20}
-        await (await emulator.submit_modal(modal["custom_id"], address, user_id=42)).response(
-            timeout=10
-        )
+        # Acknowledged first; the message moves once the address is recorded.
+        await answer_of(await emulator.submit_modal(modal["custom_id"], address, user_id=42), 10)
         # Five wrong signatures through the modal use the link up…
         for attempt in range(5):
             modal = await (await emulator.click(original["id"], paste, user_id=42)).modal(

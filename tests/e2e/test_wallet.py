@@ -11,6 +11,7 @@ from eth_account.messages import encode_defunct
 
 from tests.e2e.conftest import BotHarness
 from tests.fakes.discord import DiscordEmulator
+from tests.support.acks import DEFERRED_UPDATE, answer_of, private_answer
 
 EPHEMERAL = 64
 
@@ -73,15 +74,14 @@ async def test_link_through_the_signing_page_then_status(
         assert edited["embeds"][0]["title"] == f"Linked {key.address[:6]}…{key.address[-4:]}"
         assert buttons(edited) == []
 
-        status = await (
+        status = await private_answer(
             await emulator.run_command("wallet status", user_id=42, channel_id=7)
-        ).response()
-        assert status["data"]["flags"] & EPHEMERAL
-        assert key.address in status["data"]["embeds"][0]["description"]
-        other = await (
+        )
+        assert key.address in status["embeds"][0]["description"]
+        other = await private_answer(
             await emulator.run_command("wallet status", user_id=43, channel_id=7)
-        ).response()
-        assert "No wallet linked" in other["data"]["content"]
+        )
+        assert "No wallet linked" in other["content"]
 
 
 async def test_link_by_pasting_a_signature_then_unlink(
@@ -103,8 +103,8 @@ async def test_link_by_pasting_a_signature_then_unlink(
         submitted = await emulator.submit_modal(
             modal["custom_id"], {"address": key.address.lower()}, user_id=42
         )
-        update = await submitted.response()
-        assert update["type"] == 7
+        assert (await submitted.response())["type"] == DEFERRED_UPDATE  # before the database
+        update = {"data": await answer_of(submitted)}  # the link message, moved
         # The message to sign is the message's own content (phones can copy that, not
         # an embed's text), in a code block; the embed only says what to do with it.
         content = update["data"]["content"]
@@ -146,23 +146,24 @@ async def test_link_by_pasting_a_signature_then_unlink(
         unlink = await emulator.run_command("wallet unlink", user_id=42, channel_id=7)
         prompt = await unlink.original()
         yes = next(b["custom_id"] for b in buttons(prompt) if b["custom_id"].endswith(":yes"))
-        answer = await (await emulator.click(prompt, yes, user_id=42)).response()
-        assert answer["data"]["content"] == "Unlinked your wallet."
-        status = await (
+        unlinked = await emulator.click(prompt, yes, user_id=42)
+        assert (await unlinked.response())["type"] == DEFERRED_UPDATE
+        answer = await answer_of(unlinked)
+        assert answer["id"] == prompt["id"] and answer["content"] == "Unlinked your wallet."
+        status = await private_answer(
             await emulator.run_command("wallet status", user_id=42, channel_id=7)
-        ).response()
-        assert "No wallet linked" in status["data"]["content"]
+        )
+        assert "No wallet linked" in status["content"]
 
 
 async def test_wallet_link_without_configuration_says_so_privately(
     harness: BotHarness, emulator: DiscordEmulator
 ) -> None:
     async with harness.running():
-        response = await (
+        response = await private_answer(
             await emulator.run_command("wallet link", user_id=42, channel_id=7)
-        ).response()
-    assert response["data"]["flags"] & EPHEMERAL
-    assert "PUBLIC_BASE_URL or SIWE_DOMAIN" in response["data"]["content"]
+        )
+    assert "PUBLIC_BASE_URL or SIWE_DOMAIN" in response["content"]
 
 
 async def test_the_link_endpoints_are_rate_limited_per_address(
@@ -199,7 +200,7 @@ async def test_the_link_endpoints_are_rate_limited_per_address(
                 assert r.status == 200
         # Nothing reached the signature check: the token is untouched.
         ix = await emulator.run_command("wallet status", user_id=42, channel_id=7)
-        assert "No wallet linked" in (await ix.response())["data"]["content"]
+        assert "No wallet linked" in (await private_answer(ix))["content"]
 
 
 async def test_five_wrong_signatures_on_the_page_kill_the_token(

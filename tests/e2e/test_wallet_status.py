@@ -12,6 +12,7 @@ import pytest
 from tests.e2e.conftest import BotHarness
 from tests.e2e.test_help import RoundTrips, custom_ids
 from tests.fakes.discord import DiscordEmulator
+from tests.support.acks import DEFERRED_MESSAGE, private_answer
 from tests.support.gallery_rows import WALLET_A, link_wallet
 from tests.support.money_rows import paid_credit
 
@@ -21,9 +22,10 @@ ALICE, CHANNEL = 42, 7
 
 async def status_of(emulator: DiscordEmulator) -> dict[str, Any]:
     ix = await emulator.run_command("wallet status", user_id=ALICE, channel_id=CHANNEL)
-    data: dict[str, Any] = (await ix.response())["data"]
-    assert data["flags"] & EPHEMERAL
-    return data
+    response = await ix.response()
+    # Acknowledged privately before the database is asked, then filled in.
+    assert response["type"] == DEFERRED_MESSAGE and response["data"]["flags"] & EPHEMERAL
+    return await private_answer(ix)
 
 
 def fields(data: dict[str, Any]) -> dict[str, str]:

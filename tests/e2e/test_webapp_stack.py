@@ -25,6 +25,7 @@ from tests.e2e.test_train import (
 )
 from tests.fakes.discord import DiscordEmulator
 from tests.fakes.fal import FakeFal
+from tests.support.acks import answer_of, private_answer
 from tests.support.gallery_rows import WALLET_A, insert_loras, link_wallet, lora_row
 from tests.support.v2_messages import titles, walk
 from tests.support.webapp import WebApp, WebAppError
@@ -207,10 +208,10 @@ async def test_quota_used_on_one_face_is_seen_by_the_other(
                 walletAddress=WALLET_A,
                 images=[{**image, "seed": n}] * 4,
             )
-        status = await (
+        status = await private_answer(
             await emulator.run_command("wallet status", user_id=ALICE, channel_id=7)
-        ).response()
-        fields = {f["name"]: f["value"] for f in status["data"]["embeds"][0]["fields"]}
+        )
+        fields = {f["name"]: f["value"] for f in status["embeds"][0]["fields"]}
         assert fields["Generations"] == "1 of 8 left today"
         # The race for the last slot: the web app's insert and three bot requests at once.
         # The bot's reservation is one conditional write that counts the web app's rows,
@@ -234,7 +235,7 @@ async def test_quota_used_on_one_face_is_seen_by_the_other(
         assert remaining["remaining"] == 0
         # Once the quota is full on either face, the other refuses.
         refused = await generate(emulator, lora_id, "one more")
-        assert "used all 8" in str(await refused.response())
+        assert "used all 8" in (await private_answer(refused))["content"]
         with pytest.raises(WebAppError, match="FORBIDDEN"):
             await webapp.call(
                 "generate.images",
@@ -258,12 +259,11 @@ async def test_web_app_loras_are_browsed_opened_and_generated_from_in_discord(
         first_page = components(gallery)
         assert {"« First", "‹ Previous", "Next ›", "Last »"} <= set(first_page)
         nxt = await emulator.click(gallery, first_page["Next ›"], user_id=ALICE)
-        await nxt.response()
-        second = emulator.world.messages[int(gallery["id"])]
+        second = await answer_of(nxt)  # deferred as an update, then the page moves
+        assert second["id"] == gallery["id"]
         assert titles(second) == ["web6", "web5", "web4", "web3", "web2"]
         back = await emulator.click(second, components(second)["‹ Previous"], user_id=ALICE)
-        await back.response()
-        again = emulator.world.messages[int(gallery["id"])]
+        again = await answer_of(back)
         assert titles(again) == ["web11", "web10", "web9", "web8", "web7"]
         # /lora on a web-app LoRA: Generate is there, and it generates.
         detail = await (

@@ -35,3 +35,16 @@ def test_default_ignorable_fillers_are_not_all_format_characters() -> None:
     assert unicodedata.category("\u3164") == "Lo" and is_default_ignorable("\u3164")
     assert unicodedata.category("\u034f") == "Mn" and is_default_ignorable("\u034f")
     assert not is_default_ignorable("a") and not is_default_ignorable("\u00e9")
+
+
+def test_the_ascii_fast_path_drops_exactly_what_the_general_rule_drops() -> None:
+    def general(text: str, keep: str) -> str:
+        return "".join(
+            c for c in text if c in keep or (unicodedata.category(c) not in ("Cc", "Cf", "Cs"))
+        )
+
+    every_ascii = "".join(chr(c) for c in range(128))
+    for keep in ("\n\t", "", "\n", "\x00\x7f"):
+        assert drop_invisible(every_ascii, keep=keep) == general(every_ascii, keep)
+    # One non-ASCII character takes the general path for the whole text.
+    assert drop_invisible("a\x00b\u200bc\u3164d\x7f\n") == "abcd\n"
