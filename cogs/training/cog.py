@@ -93,10 +93,12 @@ class Training(commands.Cog, name="Training"):
 
     @app_commands.command(name="trainings", description="Your trainings and how they are doing")
     async def trainings(self, interaction: discord.Interaction[LoraBot]) -> None:
+        # Private "thinking…" first: the list needs trainings, credits and handles.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         rows = await self.bot.services.training.trainings_of(interaction.user.id)
         if not rows:
-            await interaction.response.send_message(
-                "You have no trainings yet. Start one with /train.", ephemeral=True
+            await interaction.edit_original_response(
+                content="You have no trainings yet. Start one with /train."
             )
             return
         lines = []
@@ -115,10 +117,7 @@ class Training(commands.Cog, name="Training"):
         if credits:
             embed.set_footer(text=f"{len(credits)} unused training credit(s)")
         view = await self._open_menu([r for r in rows if r.status == "completed"])
-        if view is None:
-            await interaction.response.send_message(embed=embed, ephemeral=True)
-        else:
-            await interaction.response.send_message(embed=embed, view=view, ephemeral=True)
+        await interaction.edit_original_response(embed=embed, view=view)
 
     async def _open_menu(self, done: list[TrainingSummary]) -> discord.ui.View | None:
         """A menu that opens one trained LoRA (the gallery's own menu: its select

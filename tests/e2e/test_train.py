@@ -31,6 +31,7 @@ from tests.fakes.chain.payment_chain import MockFeed, PaymentContracts, payment_
 from tests.fakes.discord import DiscordEmulator, GuildSetup
 from tests.fakes.fal_storage import FakeFalStorage
 from tests.fakes.fal_training import FakeFalTraining, step_logs
+from tests.support.acks import private_answer
 from tests.support.gallery_rows import WALLET_A, link_wallet
 
 __all__ = ["anvil_node", "chain", "payment_contracts", "rpc"]  # fixtures used here
@@ -206,10 +207,10 @@ async def test_a_failed_training_keeps_the_credit(
         assert "credit" in card_of(emulator, told)["embeds"][0]["description"]
         assert buttons(told) == {}
         assert len(await bot.services.credits.available(ALICE)) == 1  # money is never lost
-        listing = await (
+        listing = await private_answer(
             await emulator.run_command("trainings", user_id=ALICE, channel_id=CHANNEL)
-        ).response()
-        assert "failed: Not enough distinct images" in listing["data"]["embeds"][0]["description"]
+        )
+        assert "failed: Not enough distinct images" in listing["embeds"][0]["description"]
 
 
 async def test_training_survives_a_restart(
@@ -713,19 +714,18 @@ async def test_trainings_lists_each_with_a_link_to_its_card_and_opens_one(
         ).response()
         told = await mention(emulator)
         card = card_of(emulator, told)
-        listing = await (
-            await emulator.run_command("trainings", user_id=ALICE, channel_id=CHANNEL)
-        ).response()
-        data = listing["data"]
-        assert data["flags"] & EPHEMERAL
+        listed = await emulator.run_command("trainings", user_id=ALICE, channel_id=CHANNEL)
+        # Deferred privately first (the list needs the database), then the list itself.
+        assert (await listed.response())["data"]["flags"] & EPHEMERAL
+        data = await private_answer(listed)
         line = data["embeds"][0]["description"]
         assert line.startswith("**mystyle** — ✅ ready · <t:")
         assert f"/{CHANNEL}/{card['id']})" in line  # a jump link to the card
         (menu,) = [c for row in data["components"] for c in row["components"]]
         assert menu["type"] == 3 and [o["label"] for o in menu["options"]] == ["mystyle"]
-        message = await (
+        message = await private_answer(
             await emulator.run_command("trainings", user_id=ALICE, channel_id=CHANNEL)
-        ).original()
+        )
         opened = await emulator.select(
             message, menu["custom_id"], [menu["options"][0]["value"]], user_id=ALICE
         )
