@@ -24,6 +24,7 @@ from bot.services.training.checkout import (
 )
 from bot.services.training.desk import TrainingNeedsWallet
 from cogs.common.errors import report
+from cogs.common.respond import Target, acknowledge
 from cogs.common.text import discord_moment
 from cogs.training import progress
 from cogs.training.preview import PreviewFollower, preview_view, seen_text, started_text
@@ -52,10 +53,12 @@ def _started(interaction: discord.Interaction[LoraBot], result: Started) -> str:
 
 
 async def start(interaction: discord.Interaction[LoraBot], order_id: str) -> None:
-    """Start training (an admin wallet or a credit pays)."""
+    """Start training (an admin wallet or a credit pays). Deferred as an update first:
+    a stranger's refusal then comes as a private followup and the preview stays as it is."""
+    await acknowledge(interaction, Target.EDIT)
     services = interaction.client.services
     await services.training.order_of(order_id, interaction.user.id)  # refuse strangers first
-    await interaction.response.edit_message(
+    await interaction.edit_original_response(
         content="Preparing the images and submitting to fal.ai… (this can take a minute)",
         embeds=[],
         view=None,
@@ -86,9 +89,12 @@ async def _tell(interaction: discord.Interaction[LoraBot], result: Settlement) -
 async def refuse_with_progress(
     interaction: discord.Interaction[LoraBot], refusal: AlreadyStarted
 ) -> None:
-    """The training is under way already: say so, with a link to its card."""
+    """The training is under way already: say so, with a link to its card, in the
+    interaction's response (every caller has acknowledged already; a privately
+    deferred one if not, before the card is looked up)."""
     from cogs.training.views import view_of
 
+    await acknowledge(interaction, Target.PRIVATE)
     place = None
     if refusal.lora_id is not None:
         place = await interaction.client.services.training.card_place(refusal.lora_id)
@@ -96,18 +102,13 @@ async def refuse_with_progress(
     if place is not None:
         guild = progress.card_guild(interaction.client, place, interaction.guild_id)
         view = view_of(progress.open_progress(progress.card_url(guild, place)))
-    if interaction.response.is_done():
-        await interaction.edit_original_response(content=ALREADY_STARTED, embeds=[], view=view)
-    elif view is None:
-        await interaction.response.send_message(ALREADY_STARTED, ephemeral=True)
-    else:
-        await interaction.response.send_message(ALREADY_STARTED, ephemeral=True, view=view)
+    await interaction.edit_original_response(content=ALREADY_STARTED, embeds=[], view=view)
 
 
 async def train_again(interaction: discord.Interaction[LoraBot], lora_id: str) -> None:
     """Retry a failed training with its channel, trigger word and steps: the same
     settlement as /train's Start training, paid by the credit the failure kept."""
-    await interaction.response.defer(ephemeral=True, thinking=True)
+    await acknowledge(interaction, Target.PRIVATE)
     try:
         result = await interaction.client.services.checkout.train_again(
             lora_id, interaction.user.id, channel_id=_channel_id(interaction)
@@ -129,7 +130,7 @@ async def paid(interaction: discord.Interaction[LoraBot], order_id: str, tx_hash
 
 
 async def check_payment(interaction: discord.Interaction[LoraBot], order_id: str) -> None:
-    await interaction.response.defer(ephemeral=True, thinking=True)
+    await acknowledge(interaction, Target.PRIVATE)
     await _settle(interaction, order_id, None)
 
 
@@ -167,14 +168,16 @@ def _told(interaction: discord.Interaction[LoraBot], result: Settlement) -> str:
 
 
 async def drop(interaction: discord.Interaction[LoraBot], order_id: str) -> None:
+    """The preview's Cancel: deferred as an update first, like Start training."""
+    await acknowledge(interaction, Target.EDIT)
     await interaction.client.services.training.drop(order_id, interaction.user.id)
-    await interaction.response.edit_message(
+    await interaction.edit_original_response(
         content="Cancelled. Nothing was charged.", embeds=[], view=None
     )
 
 
 async def cancel_training(interaction: discord.Interaction[LoraBot], lora_id: str) -> None:
-    await interaction.response.defer(ephemeral=True, thinking=True)
+    await acknowledge(interaction, Target.PRIVATE)
     if await interaction.client.services.training.cancel(lora_id, interaction.user.id):
         if interaction.message is not None:
             # No Cancel button once fal has the request: pressing it again changes nothing.

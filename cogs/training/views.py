@@ -15,6 +15,7 @@ import discord
 from bot.services.gallery import Gallery
 from cogs.common.id_keys import handles_for, is_handle_key, read_handles
 from cogs.common.interactions import BotItem, BotModal
+from cogs.common.respond import Target, acknowledge
 from cogs.training import flows, ids
 
 if TYPE_CHECKING:
@@ -51,21 +52,32 @@ class TrainButton(BotItem, discord.ui.DynamicItem[discord.ui.Button[Any]], templ
         return cls(ids.kind_of(match["kind"]), match["key"])
 
     async def run(self, interaction: discord.Interaction[LoraBot]) -> None:
+        if self.kind == "tx":
+            # A modal must be the first answer (it cannot follow a deferral), so the
+            # handle lookup, the only database call on this path (none for the bot's own
+            # ids), comes before it; the modal's submit acknowledges before its own work.
+            await interaction.response.send_modal(TxHashModal(await self._row_id(interaction)))
+            return
+        target, flow = FLOWS[self.kind]
+        await acknowledge(interaction, target)  # before the handle lookup and the flow's work
+        await flow(interaction, await self._row_id(interaction))
+
+    async def _row_id(self, interaction: discord.Interaction[LoraBot]) -> str:
+        """The exact order or LoRA id this button's key stands for."""
         gallery = interaction.client.services.gallery
         handles = await read_handles(gallery, self.key) if is_handle_key(self.key) else {}
-        key = ids.checked_key(self.key, handles)
-        if self.kind == "tx":
-            await interaction.response.send_modal(TxHashModal(key))
-            return
-        await FLOWS[self.kind](interaction, key)
+        return ids.checked_key(self.key, handles)
 
 
-FLOWS: dict[ids.Kind, Flow] = {
-    "go": flows.start,
-    "check": flows.check_payment,
-    "drop": flows.drop,
-    "stop": flows.cancel_training,
-    "again": flows.train_again,
+# How each flow is acknowledged: Start and Cancel move the preview itself (a deferred
+# update; a stranger's refusal comes as a private followup, the preview unchanged); the
+# others answer privately ("thinking…" only the presser sees).
+FLOWS: dict[ids.Kind, tuple[Target, Flow]] = {
+    "go": (Target.EDIT, flows.start),
+    "check": (Target.PRIVATE, flows.check_payment),
+    "drop": (Target.EDIT, flows.drop),
+    "stop": (Target.PRIVATE, flows.cancel_training),
+    "again": (Target.PRIVATE, flows.train_again),
 }
 
 
