@@ -794,6 +794,8 @@ async def test_train_without_a_wallet_offers_the_link_wallet_button(
         buttons = [c for row in refusal["components"] for c in row["components"]]
         assert [(b["label"], b["custom_id"]) for b in buttons] == [("Link wallet", "wallet:start")]
         opened = await emulator.click(refusal, "wallet:start", user_id=ALICE)
-        answer = (await opened.response())["data"]
-        assert answer["flags"] & 64
+        # Deferred privately before the link is made, then the instructions themselves.
+        deferral = await opened.response()
+        assert deferral["type"] == 5 and deferral["data"]["flags"] & 64
+        answer = await private_answer(opened)
         assert answer["embeds"][0]["title"] == "Link your wallet"
