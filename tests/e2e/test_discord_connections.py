@@ -44,7 +44,8 @@ async def test_a_burst_is_served_by_a_bounded_pool_of_kept_alive_connections(
         before = opened
         for _ in range(count):
             ix = await emulator.run_command("help", user_id=42, channel_id=7)
-            assert (await ix.response(timeout=30))["type"] == 4
+            assert (await ix.response(timeout=30))["type"] == 5
+            assert (await private_answer(ix, timeout=30))["embeds"]
         return opened - before
 
     async with harness.running():
