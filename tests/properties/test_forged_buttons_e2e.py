@@ -43,7 +43,7 @@ async def forged_click(
         source=doctored,
     )
     response = await ix.response(timeout=timeout)
-    if response["type"] == 5:  # deferred, then a private followup
+    if response["type"] in (5, 6):  # acknowledged first, then a private followup
         followups = await ix.followups(1, timeout=10)
         return {**followups[0], "flags": followups[0].get("flags", 0)}
     data: dict[str, Any] = response["data"]
