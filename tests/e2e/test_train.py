@@ -767,6 +767,13 @@ async def test_the_end_of_a_long_training_reaches_a_card_that_takes_no_more_edit
             timeout=10,
         )
         (old,) = public(emulator)
+        # The card is the training's once its id is recorded; before that the watcher
+        # may post it again by nonce, which Discord only deduplicates for a few minutes.
+        for _ in range(200):
+            row = await bot.db.fetchone("SELECT progress_message_id FROM training_jobs")
+            if row and row["progress_message_id"] == old["id"]:
+                break
+            await asyncio.sleep(0.02)
         emulator.world.old_message_edit_limit = 0
         emulator.advance_time(3700)
         (rid,) = fal.trainings
