@@ -65,21 +65,24 @@ class JsonRpcClient:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(url=<hidden>)"
 
-    async def call(self, method: str, params: list[Any]) -> Any:
-        """The `result` of `method(params)`. Raises `RpcUnavailable` or `RpcError`."""
-        request_id = next(self._ids)
-        body = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
+    async def _post(self, body: Any, what: str) -> tuple[int, bytes]:
+        """One HTTP request to the node: its status and raw body."""
         try:
             async with self._session.post(
                 self._url, json=body, timeout=self._timeout, allow_redirects=False
             ) as response:
-                status = response.status
-                raw = await response.read()
+                return response.status, await response.read()
         except TimeoutError:
-            raise self._unavailable(method, f"no answer within {self._timeout.total} s") from None
+            raise self._unavailable(what, f"no answer within {self._timeout.total} s") from None
         except aiohttp.ClientError as exc:
             # Not chained and not formatted: aiohttp's messages can include the URL.
-            raise self._unavailable(method, f"transport error ({type(exc).__name__})") from None
+            raise self._unavailable(what, f"transport error ({type(exc).__name__})") from None
+
+    async def call(self, method: str, params: list[Any]) -> Any:
+        """The `result` of `method(params)`. Raises `RpcUnavailable` or `RpcError`."""
+        request_id = next(self._ids)
+        body = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
+        status, raw = await self._post(body, method)
 
         try:
             payload = json.loads(raw)
@@ -118,16 +121,7 @@ class JsonRpcClient:
             for i, (method, params) in zip(ids, calls, strict=True)
         ]
         what = f"batch of {len(calls)} {calls[0][0]}"
-        try:
-            async with self._session.post(
-                self._url, json=body, timeout=self._timeout, allow_redirects=False
-            ) as response:
-                status = response.status
-                raw = await response.read()
-        except TimeoutError:
-            raise self._unavailable(what, f"no answer within {self._timeout.total} s") from None
-        except aiohttp.ClientError as exc:
-            raise self._unavailable(what, f"transport error ({type(exc).__name__})") from None
+        status, raw = await self._post(body, what)
         if not 200 <= status < 300:
             raise self._unavailable(what, f"HTTP {status}")
         try:
