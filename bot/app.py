@@ -14,6 +14,7 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
+from bot.ack_backlog import AckBacklog
 from bot.background import Periodic
 from bot.command_sync import sync_if_changed
 from bot.discord_http import AckFirstConnector
@@ -92,6 +93,7 @@ class LoraBot(commands.AutoShardedBot):
         )
         self.synced_commands = False
         self._gc_frozen = False
+        self.acks = AckBacklog()
         # Built in setup_hook by the composition root (bot/wiring.py).
         self.services: Services
         self.jobs: list[Periodic] = []
@@ -216,6 +218,13 @@ class LoraBot(commands.AutoShardedBot):
             "gateway ready",
             extra={"guilds": len(self.guilds), "shards": ",".join(map(str, self.shards))},
         )
+
+    def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:
+        # Synchronous, while the gateway message is parsed: every interaction of a
+        # burst is counted before any handler runs (`bot.ack_backlog`).
+        if event_name == "interaction":
+            self.acks.received(args[0].response)
+        super().dispatch(event_name, *args, **kwargs)
 
     # --- health ---------------------------------------------------------------
     def gateway_status(self) -> dict[str, Any]:

@@ -69,13 +69,19 @@ async def acknowledge(interaction: discord.Interaction[LoraBot], target: Target)
     """Acknowledge now, before any database or network work: a busy database can then
     never make the bot miss Discord's 3 seconds. A click that moves its own message is
     deferred as an update (nothing shown); anything else shows "thinking…", private
-    where the answer will be. True when the deferral is public (see `deliver`)."""
+    where the answer will be. Returns once no other interaction waits for its own
+    acknowledgement (`bot.ack_backlog`). True when the deferral is public (see
+    `deliver`)."""
     if interaction.response.is_done():
         return False
     if target is Target.EDIT:
         await interaction.response.defer()
-        return False
-    await interaction.response.defer(ephemeral=target is Target.PRIVATE, thinking=True)
+    else:
+        await interaction.response.defer(ephemeral=target is Target.PRIVATE, thinking=True)
+    # Under a burst, the interactions still waiting for theirs go before this one's work.
+    backlog = interaction.client.acks
+    backlog.acknowledged()
+    await backlog.settled()
     return target is Target.PUBLIC
 
 

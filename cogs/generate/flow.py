@@ -18,6 +18,7 @@ import discord
 from bot.errors import UserFacingError
 from bot.services.generation import GenerationFailed, WalletRequired
 from bot.services.records import DatabaseError
+from cogs.common import respond
 from cogs.common.errors import report
 from cogs.common.id_keys import handles_for, resolve_typed
 from cogs.generate import render, views
@@ -96,8 +97,7 @@ async def run_generation(
 async def acknowledge(interaction: discord.Interaction[LoraBot]) -> None:
     """The public "thinking…" that becomes the progress message (once per interaction:
     a button may have acknowledged before reading its batch)."""
-    if not interaction.response.is_done():
-        await interaction.response.defer(thinking=True)
+    await respond.acknowledge(interaction, respond.Target.PUBLIC)
 
 
 async def drop_progress(interaction: discord.Interaction[LoraBot]) -> None:

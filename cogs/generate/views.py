@@ -13,7 +13,7 @@ from bot.services.gallery import PageRef
 from bot.services.generation import PROMPT_MAX
 from cogs.common.id_keys import NO_HANDLES, is_handle_key, read_handles
 from cogs.common.interactions import BotItem, BotModal
-from cogs.common.respond import Target, deliver
+from cogs.common.respond import Target, acknowledge, deliver
 from cogs.gallery.views import render_detail
 from cogs.generate import actions, flow, ids
 
@@ -88,7 +88,7 @@ class GenerateButton(
                 raise
             return
         if self.kind == "del":
-            await interaction.response.defer(ephemeral=True, thinking=True)
+            await acknowledge(interaction, Target.PRIVATE)
         await self._batch_action(interaction, key)
 
     async def _batch_action(self, interaction: discord.Interaction[LoraBot], key: str) -> None:

@@ -12,6 +12,7 @@ from discord.ext import commands
 
 from bot.services.records import DatabaseError
 from bot.services.standing import Standing
+from cogs.common.respond import Target, acknowledge
 from cogs.help.mentions import CommandMentions
 from cogs.help.render import HelpFacts, help_embed
 from cogs.wallet.views import LinkWalletButton
@@ -46,7 +47,7 @@ class Help(commands.Cog):
     @app_commands.command(name="help", description="What this bot does and how to use it")
     async def help(self, interaction: discord.Interaction[LoraBot]) -> None:
         # Acknowledged before the user's standing is read (privately: /help is theirs).
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await acknowledge(interaction, Target.PRIVATE)
         standing, ids = await asyncio.gather(
             self._standing(interaction.user.id), self.mentions.ids()
         )

@@ -15,6 +15,7 @@ from bot.services.training.desk import STEPS_DEFAULT, STEPS_MAX, STEPS_MIN, Trai
 from bot.services.training.watcher import CANCELLED
 from cogs.common.errors import report
 from cogs.common.id_keys import handles_for
+from cogs.common.respond import Target, acknowledge
 from cogs.common.text import plain, safe, timestamp
 from cogs.gallery.ids import SELECT_ID, select_value
 from cogs.training import progress, render
@@ -63,7 +64,7 @@ class Training(commands.Cog, name="Training"):
         steps: app_commands.Range[int, STEPS_MIN, STEPS_MAX] = STEPS_DEFAULT,
     ) -> None:
         desk = self.bot.services.training
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await acknowledge(interaction, Target.PRIVATE)
         try:
             preview = await desk.preview(
                 interaction.user.id,
@@ -94,7 +95,7 @@ class Training(commands.Cog, name="Training"):
     @app_commands.command(name="trainings", description="Your trainings and how they are doing")
     async def trainings(self, interaction: discord.Interaction[LoraBot]) -> None:
         # Private "thinking…" first: the list needs trainings, credits and handles.
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await acknowledge(interaction, Target.PRIVATE)
         rows = await self.bot.services.training.trainings_of(interaction.user.id)
         if not rows:
             await interaction.edit_original_response(

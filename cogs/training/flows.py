@@ -125,7 +125,7 @@ async def train_again(interaction: discord.Interaction[LoraBot], lora_id: str) -
 
 
 async def paid(interaction: discord.Interaction[LoraBot], order_id: str, tx_hash: str) -> None:
-    await interaction.response.defer(ephemeral=True, thinking=True)
+    await acknowledge(interaction, Target.PRIVATE)
     await _settle(interaction, order_id, tx_hash)
 
 

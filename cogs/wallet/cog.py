@@ -10,6 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.services.wallet.links import LinkResult
+from cogs.common.respond import Target, acknowledge
 from cogs.common.text import short_address
 from cogs.wallet.render import credits_line, linked_embed, status_embed
 from cogs.wallet.views import (
@@ -48,7 +49,7 @@ class Wallet(
     @app_commands.command(name="status", description="Your linked wallet and what it can do")
     async def status(self, interaction: discord.Interaction[LoraBot]) -> None:
         # Acknowledged first; then one round trip: the link, the credits and the quota's use.
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await acknowledge(interaction, Target.PRIVATE)
         standing = await self.bot.services.standing.of(interaction.user.id)
         if standing.link is None:
             view = discord.ui.View(timeout=None)
@@ -63,7 +64,7 @@ class Wallet(
 
     @app_commands.command(name="unlink", description="Remove your linked wallet")
     async def unlink(self, interaction: discord.Interaction[LoraBot]) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await acknowledge(interaction, Target.PRIVATE)
         link = await self.linker.link_of(interaction.user.id)
         if link is None:
             await interaction.edit_original_response(content="No wallet is linked.")

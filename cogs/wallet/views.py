@@ -9,6 +9,7 @@ import discord
 
 from bot.errors import UserFacingError
 from cogs.common.interactions import BotItem, BotModal
+from cogs.common.respond import Target, acknowledge
 from cogs.wallet import ids
 from cogs.wallet.render import (
     PASTE_SIGNATURE,
@@ -151,7 +152,7 @@ class SignatureModal(BotModal, title="Paste your signature"):
     async def submit(self, interaction: discord.Interaction[LoraBot]) -> None:
         linker = interaction.client.services.wallet_links
         # Checking a smart wallet can take an RPC round trip: acknowledge first.
-        await interaction.response.defer()
+        await acknowledge(interaction, Target.EDIT)
         result = await linker.complete(
             self.token, self.signature.value, user_id=interaction.user.id
         )
@@ -191,7 +192,7 @@ class UnlinkButton(
                 content="Kept your wallet linked.", embed=None, view=None
             )
             return
-        await interaction.response.defer()
+        await acknowledge(interaction, Target.EDIT)
         removed = await interaction.client.services.wallet_links.unlink(self.user_id)
         text = "Unlinked your wallet." if removed else "No wallet was linked."
         await interaction.edit_original_response(content=text, embed=None, view=None)
