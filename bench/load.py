@@ -42,6 +42,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import os
 import random
 import shutil
@@ -50,7 +51,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -279,6 +280,45 @@ def _walk(component: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
+LOADING, DEFERRED_MESSAGE, DEFERRED_UPDATE = 128, 5, 6
+
+
+def is_answered(ix: EmulatedInteraction) -> bool:
+    """The interaction's answer is in: a direct callback, or the deferral filled in (an
+    edit of the "thinking…" message, a followup, or an edit of the clicked message; a
+    gallery message clicked twice counts each click answered at its next edit)."""
+    if ix.callback_type is None:
+        return False
+    world = ix.emu.world
+    if ix.callback_type == DEFERRED_MESSAGE:
+        if ix.followup_ids:
+            return True
+        message = world.messages.get(ix.original_message_id or 0)
+        return message is not None and not message["flags"] & LOADING
+    if ix.callback_type == DEFERRED_UPDATE:
+        edits = world.edit_counts.get(ix.source_message_id or 0, 0)
+        return edits > ix.edits_at_ack
+    return True
+
+
+async def answered(emu: DiscordEmulator, fired: list[EmulatedInteraction | None]) -> list[float]:
+    """Seconds from each interaction's dispatch to its answer (looked at every 20 ms),
+    for those answered within 30 s."""
+    waiting = [ix for ix in fired if ix is not None]
+    after: list[float] = []
+    deadline = time.monotonic() + 30
+    while waiting and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+        now, left = emu.clock.monotonic(), []
+        for ix in waiting:
+            if is_answered(ix):
+                after.append(now - ix.dispatched_at)
+            elif not ix.rejected and not ix.expired:
+                left.append(ix)
+        waiting = left
+    return after
+
+
 async def settled(sent: list[Sent]) -> list[Sent]:
     deadline = time.monotonic() + 30
     while harvest(sent) and time.monotonic() < deadline:
@@ -294,6 +334,7 @@ class Figures:
     late: int = 0
     walls: list[float] = field(default_factory=list)  # burst: first dispatch → last ack
     connections: list[int] = field(default_factory=list)
+    answered: list[float] = field(default_factory=list)  # dispatch → answer, seconds
     by_kind: dict[str, list[float]] = field(default_factory=dict)
 
     def add(self, sent: list[Sent]) -> None:
@@ -324,6 +365,22 @@ class Figures:
 Results = dict[tuple[str, str], Figures]
 
 
+@contextlib.contextmanager
+def no_collector_pauses() -> Iterator[None]:
+    """The measuring side (emulator and load) must not stall: its records grow with
+    every request, and a full collection of them took up to 160 ms in a phase, which
+    showed as the subject's latency. Collected before and after each phase instead."""
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.unfreeze()
+        gc.collect()
+
+
 async def one_subject(
     subject: Subject, args: argparse.Namespace, folder: Path, results: Results
 ) -> None:
@@ -342,18 +399,29 @@ async def one_subject(
                 await load.open_galleries()
             for n in range(40):  # warm-up
                 await settled([Sent(MIX[n % 4], time.monotonic(), await load.fire(MIX[n % 4]))])
-            before = CONNECTIONS.opened
-            mixed = await settled(
-                await load.burst([MIX[n % 4] for n in range(args.burst)], [CHANNEL_A])
-            )
-            results.setdefault((subject.name, "a"), Figures()).add(mixed)
-            results[(subject.name, "a")].connections.append(CONNECTIONS.opened - before)
+            # Each phase starts once the previous one is answered, not only acknowledged,
+            # and with no collector pause of this process inside it.
+            with no_collector_pauses():
+                before = CONNECTIONS.opened
+                sent = await load.burst([MIX[n % 4] for n in range(args.burst)], [CHANNEL_A])
+                answers = asyncio.create_task(answered(emu, [s.ix for s in sent]))
+                mixed = await settled(sent)
+                a = results.setdefault((subject.name, "a"), Figures())
+                a.add(mixed)
+                a.connections.append(CONNECTIONS.opened - before)
+                a.answered += await answers
             await asyncio.sleep(1.0)
-            helps = await settled(await load.burst(["help"] * args.burst, [CHANNEL_A]))
-            results.setdefault((subject.name, "b"), Figures()).add(helps)
+            with no_collector_pauses():
+                sent = await load.burst(["help"] * args.burst, [CHANNEL_A])
+                answers = asyncio.create_task(answered(emu, [s.ix for s in sent]))
+                helps = await settled(sent)
+                b = results.setdefault((subject.name, "b"), Figures())
+                b.add(helps)
+                b.answered += await answers
             await asyncio.sleep(1.0)
-            steady = await settled(await load.sustained(args.rate, args.seconds))
-            results.setdefault((subject.name, "c"), Figures()).add(steady)
+            with no_collector_pauses():
+                steady = await settled(await load.sustained(args.rate, args.seconds))
+                results.setdefault((subject.name, "c"), Figures()).add(steady)
             print(f"  {subject.name}: (a) {results[(subject.name, 'a')].line()}", flush=True)
     finally:
         await emu.stop()
@@ -412,6 +480,12 @@ def report(args: argparse.Namespace, results: Results, subjects: list[Subject]) 
                     f" max {max(figures.acked) / max(bare.acked):.2f}x"
                 )
             print(f"  {subject.name:<8} {figures.line()}{ratio}")
+            if figures.answered:
+                got = figures.answered
+                print(
+                    f"  {'':<8} answered: p50 {pct(got, 0.5) * 1e3:.0f}  p99"
+                    f" {pct(got, 0.99) * 1e3:.0f}  last {max(got) * 1e3:.0f} ms, n={len(got)}"
+                )
             if key == "a":
                 print(f"  {'':<8} TCP connections opened during the burst: {figures.connections}")
                 if subject.name != "bare":

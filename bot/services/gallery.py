@@ -229,6 +229,11 @@ class Gallery:
             return await self.index.suggest(text, limit)
         return await loras.suggest(self.db, text, limit)
 
+    def warm(self) -> None:
+        """Start loading what answers suggestions, before anyone types."""
+        if self.index is not None:
+            self.index.warm()
+
     async def aclose(self) -> None:
         if self.index is not None:
             await self.index.aclose()

@@ -8,8 +8,8 @@ LIKE do; nothing typed: the newest). It stays fresh across processes, and for th
 app's writes, through the change log that triggers keep in the database
 (`storage.lora_changes`): at most every `check_seconds`, a use starts one small query in
 the background ("what changed after seq N?") and applies only those rows. Answers never
-wait for that check, so they may lag a write by about `check_seconds`; the first use
-waits for the initial load. Wiring: `choices = await services.lora_index.suggest(text)`.
+wait for that check, so they may lag a write by about `check_seconds`. The bot starts
+the initial load at start (`warm`); a use before it is done waits for it. Wiring: `choices = await services.lora_index.suggest(text)`.
 
 It holds a few small objects per LoRA; above `max_entries` completed LoRAs (the count
 kept by triggers, `storage.gallery_totals`) it holds nothing and asks the database
@@ -69,8 +69,11 @@ class LoraIndex:
 
     # --- answering ------------------------------------------------------------------
     async def suggest(self, text: str, limit: int = 25) -> list[LoraChoice]:
-        if self._position is None:
-            await self.refresh()  # the first use waits for the load
+        if self._position is None:  # the first use waits for the load
+            if self._refreshing is not None and not self._refreshing.done():
+                await asyncio.shield(self._refreshing)
+            if self._position is None:
+                await self.refresh()
         else:
             self._maybe_check()
         if self._too_big:
@@ -130,6 +133,11 @@ class LoraIndex:
         return LoraChoice(row.id, row.trigger_word, row.wallet_address, row.steps)
 
     # --- freshness ------------------------------------------------------------------
+    def warm(self) -> None:
+        """Load in the background now (at start), so no first user waits for it."""
+        if self._refreshing is None or self._refreshing.done():
+            self._refreshing = asyncio.get_running_loop().create_task(self._check())
+
     def _maybe_check(self) -> None:
         every = self.check_seconds * (30 if self._too_big else 1)
         if self.clock() - self._checked_at < every:

@@ -318,6 +318,9 @@ async def test_lora_and_generate_autocompletes_show_the_same(
     ]
     async with harness.running() as bot:
         await insert_loras(bot.db, rows)
+        # Loaded at start; the change log brings these within a check (here at once).
+        assert bot.services.gallery.index is not None
+        await bot.services.gallery.index.refresh()
         water = await emulator.autocomplete("lora", focused="lora", value="wAter")
         generate = await emulator.autocomplete(
             "generate", focused="lora", value="wAter", options={"prompt": "a cat"}

@@ -159,3 +159,24 @@ async def test_the_change_log_keeps_only_the_newest_entries(db: Database) -> Non
         "SELECT COUNT(*) AS n, MIN(seq) AS lo, MAX(seq) AS hi FROM lora_changes"
     )
     assert row is not None and row["n"] == 10_000 and row["hi"] - row["lo"] == 9_999
+
+
+async def test_warm_loads_before_anyone_types(db: Database) -> None:
+    await insert_loras(db, [lora_row(minutes=1, trigger_word="neon cat")])
+    index = LoraIndex(db)
+    snapshots = 0
+    real = index.refresh
+
+    async def counted() -> None:
+        nonlocal snapshots
+        snapshots += 1
+        await real()
+
+    index.refresh = counted  # type: ignore[method-assign]
+    index.warm()
+    # A suggestion asked while the load runs waits for that load, not a second one.
+    choices = await index.suggest("neon")
+    assert [c.trigger_word for c in choices] == ["neon cat"]
+    assert snapshots == 1
+    assert index.suggest_now("neo") == choices
+    await index.aclose()
