@@ -48,6 +48,7 @@ from tests.support.acks import (
     private_answer,
 )
 from tests.support.gallery_rows import WALLET_A, insert_loras, link_wallet, lora_row
+from tests.support.lora_index import index_sees_writes
 from tests.support.v2_messages import button, titles, walk
 from tests.support.v2_messages import buttons as v2_buttons
 
@@ -161,7 +162,8 @@ async def test_autocomplete_answers_from_memory_while_the_database_is_held(
 ) -> None:
     async with harness.running() as bot:
         await insert_loras(bot.db, [lora_row(trigger_word="inkwash", steps=1500)])
-        first = await emulator.autocomplete("lora", focused="lora", value="ink")  # loads
+        await index_sees_writes(bot)
+        first = await emulator.autocomplete("lora", focused="lora", value="ink")
         async with held_database(bot, tmp_path) as held:
             lora = await emulator.autocomplete("lora", focused="lora", value="ink", timeout=2.5)
             generate = await emulator.autocomplete(

@@ -33,6 +33,7 @@ from tests.support.gallery_rows import (
     link_wallet,
     lora_row,
 )
+from tests.support.lora_index import index_sees_writes
 from tests.support.v2_messages import button, buttons, page_of, texts, titles
 
 __all__ = ["fal"]  # the fixture, shared with test_generate
@@ -153,6 +154,7 @@ async def test_lora_shows_generate_and_pages_its_images(
     async with harness.running() as bot:
         ids = await seed_loras(bot, shape, 2)
         await seed_images(bot, shape, ids[1], 10)
+        await index_sees_writes(bot)
         # What /lora is given: the autocomplete's value (the id, or a handle for a long one).
         choices = await emulator.autocomplete("lora", focused="lora", value="w1")
         assert [c["name"].split(" · ")[0] for c in choices] == ["w1"]

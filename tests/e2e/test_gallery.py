@@ -28,6 +28,7 @@ from tests.support.gallery_rows import (
     link_wallet,
     lora_row,
 )
+from tests.support.lora_index import index_sees_writes
 from tests.support.v2_messages import (
     button,
     buttons,
@@ -318,9 +319,7 @@ async def test_lora_and_generate_autocompletes_show_the_same(
     ]
     async with harness.running() as bot:
         await insert_loras(bot.db, rows)
-        # Loaded at start; the change log brings these within a check (here at once).
-        assert bot.services.gallery.index is not None
-        await bot.services.gallery.index.refresh()
+        await index_sees_writes(bot)
         water = await emulator.autocomplete("lora", focused="lora", value="wAter")
         generate = await emulator.autocomplete(
             "generate", focused="lora", value="wAter", options={"prompt": "a cat"}
