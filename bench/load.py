@@ -335,6 +335,8 @@ class Figures:
     walls: list[float] = field(default_factory=list)  # burst: first dispatch → last ack
     connections: list[int] = field(default_factory=list)
     answered: list[float] = field(default_factory=list)  # dispatch → answer, seconds
+    answer_walls: list[float] = field(default_factory=list)  # burst: first dispatch → last answer
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by side, over the bursts
     by_kind: dict[str, list[float]] = field(default_factory=dict)
 
     def add(self, sent: list[Sent]) -> None:
@@ -363,6 +365,11 @@ class Figures:
 
 
 Results = dict[tuple[str, str], Figures]
+
+
+def answer_rate(figures: Figures, count: int) -> float:
+    walls = [w for w in figures.answer_walls if w == w]
+    return count / statistics.median(walls) if walls else float("nan")
 
 
 @contextlib.contextmanager
@@ -435,7 +442,7 @@ async def sharded(
     emu = emulator(2)
     await emu.start()
     try:
-        async with running(emu, subject, folder, database, 2):
+        async with running(emu, subject, folder, database, 2) as processes:
             load = Load(emu, False, args.loras)
             for n in range(40):
                 await settled(
@@ -448,13 +455,40 @@ async def sharded(
                     ]
                 )
             kinds = [SHARD_MIX[n % 3] for n in range(args.burst)]
+            figures = results.setdefault((subject.name, "s"), Figures())
             for _ in range(2):
-                sent = await settled(await load.burst(kinds, (CHANNEL_A, CHANNEL_B)))
-                results.setdefault((subject.name, "s"), Figures()).add(sent)
+                with no_collector_pauses():
+                    used = cpu_seconds(processes)
+                    sent = await load.burst(kinds, (CHANNEL_A, CHANNEL_B))
+                    answers = asyncio.create_task(answered(emu, [s.ix for s in sent]))
+                    figures.add(await settled(sent))
+                    got = await answers
+                    figures.answered += got
+                    figures.answer_walls.append(max(got) if got else float("nan"))
+                    for side, seconds in cpu_seconds(processes).items():
+                        figures.cpu[side] = figures.cpu.get(side, 0.0) + seconds - used[side]
                 await asyncio.sleep(1.0)
             print(f"  {subject.name}: {results[(subject.name, 's')].line()}", flush=True)
     finally:
         await emu.stop()
+
+
+def cpu_seconds(processes: list[asyncio.subprocess.Process]) -> dict[str, float]:
+    """CPU time so far of the bots (with their database workers) and of this process
+    (the emulator and the load): what each side spent is the difference of two reads."""
+    bots = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for process in processes:
+        pids = [process.pid]
+        with contextlib.suppress(OSError):
+            children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text()
+            pids += [int(p) for p in children.split()]
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                bots += (int(fields[11]) + int(fields[12])) / tick
+    own = os.times()
+    return {"bots": bots, "emulator": own.user + own.system}
 
 
 def report(args: argparse.Namespace, results: Results, subjects: list[Subject]) -> None:
@@ -501,10 +535,27 @@ def report(args: argparse.Namespace, results: Results, subjects: list[Subject]) 
             print(
                 f"  {name:<12} {figures.line()}  throughput {figures.throughput(args.burst):.0f}/s"
             )
+            cpu = {k: v * 1e3 / (2 * args.burst) for k, v in figures.cpu.items()}
+            print(
+                f"  {'':<12} answered p99 {pct(figures.answered, 0.99) * 1e3:.0f} ms, all"
+                f" answered at {statistics.median(figures.answer_walls) * 1e3:.0f} ms:"
+                f" {answer_rate(figures, args.burst):.0f}/s; CPU per interaction: bots"
+                f" {cpu.get('bots', 0):.2f} ms, emulator and load {cpu.get('emulator', 0):.2f} ms"
+            )
         print(
-            f"  2 / 1 processes: throughput {two.throughput(args.burst) / one.throughput(args.burst):.2f}x,"
-            f" p99 {pct(two.acked, 0.99) / pct(one.acked, 0.99):.2f}x"
+            f"  2 / 1 processes: throughput {two.throughput(args.burst) / one.throughput(args.burst):.2f}x"
+            f" acknowledged, {answer_rate(two, args.burst) / answer_rate(one, args.burst):.2f}x"
+            f" answered; p99 {pct(two.acked, 0.99) / pct(one.acked, 0.99):.2f}x"
         )
+        # What the cores allow, from CPU b (the bot) and e (emulator and load) per
+        # interaction: one bot process uses at most one core, the emulator one, so one
+        # process serves at most 1 / max(b, e) a second; two bot processes at most
+        # min(1 / e, cores / (b + e)).
+        b, e = one.cpu.get("bots", 0.0), one.cpu.get("emulator", 0.0)
+        cores = len(os.sched_getaffinity(0))
+        if b > 0 and e > 0:
+            ceiling = min(1 / e, cores / (b + e)) * max(b, e)
+            print(f"  ceiling on these {cores} cores with this emulator: {ceiling:.2f}x")
 
 
 async def main(args: argparse.Namespace) -> None:

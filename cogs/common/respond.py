@@ -8,6 +8,7 @@ the bot miss Discord's 3 seconds.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -103,6 +104,10 @@ async def deliver(
             with contextlib.suppress(discord.HTTPException):
                 await interaction.delete_original_response()
         raise
+    # Building the page and sending it are the two halves of an answer's CPU: what
+    # arrived while the page was built (acknowledgements first) runs in between.
+    await asyncio.sleep(0)
+    await interaction.client.acks.settled()
     if deferred_publicly and rendered.private:
         await interaction.delete_original_response()
         new = rendered.new_message()
