@@ -65,6 +65,7 @@ from load_inprocess import (
     LINKED,
     USERS,
     Sent,
+    emulator_validation,
     harvest,
     pct,
     trigger_word,
@@ -596,6 +597,13 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--loras", type=int, default=1000)
     parser.add_argument("--no-shards", action="store_true")
+    parser.add_argument(
+        "--validation",
+        choices=("on", "off"),
+        default="on",
+        help="the emulator's OpenAPI check of request bodies (off: the emulator's CPU is"
+        " mostly gone from the measure)",
+    )
     parser.add_argument("--only", help="subjects to run, e.g. bot or bare,bot")
     parser.add_argument("--keep", action="store_true", help="keep the bots' logs")
     parser.add_argument("--code", default=str(ROOT), help="checkout whose bot is measured")
@@ -604,4 +612,5 @@ if __name__ == "__main__":
     if parsed.quick:
         parsed.reps = 1
         parsed.seconds = min(parsed.seconds, 8.0)
-    asyncio.run(main(parsed))
+    with emulator_validation(parsed.validation == "on"):
+        asyncio.run(main(parsed))

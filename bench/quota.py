@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import libsql
 
 from bot.services.quota import QuotaExceeded, QuotaLedger
+from storage import generation_batches
 from storage.db import Database, DatabaseConfig
 from storage.migrate import migrate
 
@@ -166,6 +167,17 @@ async def timed_reserve(
     return out
 
 
+def sql_alone(conn: Any, wallet: str, window_start: str, fresh_after: str, limit: int) -> float:
+    """Runs in the database worker: the time of `status()`'s SQL alone."""
+    started = time.perf_counter()
+    generation_batches.in_db_used(conn, wallet, window_start, fresh_after, limit)
+    return time.perf_counter() - started
+
+
+def select_one(conn: Any) -> int:
+    return int(conn.fetchone("SELECT 1 AS one")["one"])
+
+
 def report(label: str, name: str, values: list[float]) -> None:
     print(
         f"  {label:<10} {name:<8} {len(values):>5} runs  "
@@ -201,8 +213,14 @@ async def run(rows: int, samples: int, without_index: bool) -> None:
 
                 values = await timed(lambda w=who: ledger.status(w), samples, 6.0)
                 report("status()", name, values)
+                start, fresh = ledger.window_bounds()
+                alone = [
+                    await db.run(sql_alone, who, start, fresh, ledger.limit) for _ in range(samples)
+                ]
+                report("its SQL", name, alone)
                 values = await timed_reserve(ledger, who, samples, 6.0)
                 report("reserve()", name, values)
+            report("round trip", "SELECT 1", await timed(lambda: db.run(select_one), samples, 6.0))
         finally:
             await db.close()
     finally:
