@@ -23,6 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+import libsql
+
 from storage.connection import (
     Connection,
     DatabaseConfig,
@@ -73,6 +75,7 @@ class Database:
         self._link: _Link | None = None
         self._waiting: deque[_Call] = deque()  # while no worker is up
         self._starting: asyncio.Task[None] | None = None
+        self._reader: Connection | None = None  # `read` on an embedded file
 
     async def open(self) -> None:
         if self._executor is not None:
@@ -92,6 +95,9 @@ class Database:
             return
         if self._starting is not None:
             await asyncio.gather(self._starting, return_exceptions=True)
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.close()
         link, self._link = self._link, None
         for call in self._waiting:
             _fail(call, DatabaseError("the database is closed"))
@@ -134,6 +140,43 @@ class Database:
             self._ensure_worker()
         result: T = await call.future
         return result
+
+    async def read(
+        self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """A short read bounded by an index (a LIMIT, never a scan). On an embedded file
+        it runs here, on a read-only connection of this process: no hop to the worker,
+        which costs more than such a read (bench/quota.py: a round trip 0.09 ms, the
+        quota's SQL 0.05 ms), and the loop is held only for the read itself. While the
+        worker is committing, the file is locked for a moment: then, as for a replica,
+        a remote database or `:memory:` (another database in each connection), the
+        read goes to the worker like any call; so does one that fails here for any
+        other reason (the worker gives the answer, or the error, as for any call).
+        `fn` must only read: this connection refuses writes."""
+        reader = self._reader_here()
+        if reader is not None:
+            try:
+                return fn(reader, *args, **kwargs)
+            except (ValueError, RuntimeError) as exc:  # libsql's engine errors
+                if not DatabaseError(str(exc)).is_locked:
+                    log.warning("a read in this process failed; asking the worker", exc_info=True)
+                    self._reader = None
+                    reader.close()
+        return await self.run(fn, *args, **kwargs)
+
+    def _reader_here(self) -> Connection | None:
+        if self._reader is not None or self._executor is None:
+            return self._reader
+        path = self.config.local_path
+        if self.config.mode != "embedded" or path is None or not path.exists():
+            return None
+        raw = libsql.connect(str(path), isolation_level=None)
+        # Never write from here, and never wait for a lock on the loop: a busy file
+        # sends the read to the worker instead.
+        raw.execute("PRAGMA query_only = 1")
+        raw.execute("PRAGMA busy_timeout = 0")
+        self._reader = Connection(raw)
+        return self._reader
 
     # --- the pipeline ---------------------------------------------------------------
     def _send(self, link: _Link, call: _Call) -> None:

@@ -243,3 +243,63 @@ async def test_a_cancelled_caller_does_not_shift_the_answers(db: Database) -> No
     slow.cancel()
     assert (await after)[0] == 2
     assert (await db.run(echo_after, 3, 0.0))[0] == 3
+
+
+# --- short reads in this process (`Database.read`) --------------------------------------
+def where_and_count(conn: Connection) -> tuple[int, int]:
+    row = conn.fetchone("SELECT COUNT(*) AS n FROM bot_meta WHERE key = 'seen'")
+    assert row is not None
+    return os.getpid(), int(row["n"])
+
+
+def write_meta(conn: Connection, key: str) -> None:
+    conn.execute("INSERT INTO bot_meta (key, value, updated_at) VALUES (?, 'v', 'now')", (key,))
+
+
+def hold_write_lock(conn: Connection, seconds: float) -> None:
+    """Runs in the worker: holds the file's exclusive lock, as a commit does."""
+    conn.execute("BEGIN EXCLUSIVE")
+    try:
+        time.sleep(seconds)
+    finally:
+        conn.execute("ROLLBACK")
+
+
+async def test_a_short_read_of_an_embedded_file_runs_here_and_sees_the_workers_writes(
+    db: Database,
+) -> None:
+    # Remote (the other backend of this fixture): the worker, like any call.
+    here = os.getpid() if db.config.mode == "embedded" else db.worker_pid
+    assert await db.read(where_and_count) == (here, 0)
+    await db.run(write_meta, "seen")  # committed by the worker
+    assert await db.read(where_and_count) == (here, 1)
+
+
+async def test_a_read_never_writes(db: Database) -> None:
+    # Refused here, then asked of the worker, which does what any call does.
+    await db.read(write_meta, "other")
+    assert await db.fetchone("SELECT key FROM bot_meta WHERE key = 'other'") is not None
+
+
+async def test_a_locked_file_sends_the_read_to_the_worker_without_blocking_the_loop(
+    db: Database,
+) -> None:
+    await db.read(where_and_count)  # opens this process's reader
+    held = asyncio.create_task(db.run(hold_write_lock, 0.5))
+    await asyncio.sleep(0.2)  # the worker holds the lock now
+    started = time.monotonic()
+    pid, count = await db.read(where_and_count)  # queued behind the lock in the worker
+    assert pid == db.worker_pid and count == 0
+    assert time.monotonic() - started < 1.0
+    await held
+
+
+async def test_other_databases_read_through_the_worker(tmp_path: Path) -> None:
+    database = Database(DatabaseConfig(url=":memory:"))
+    await database.open()
+    try:
+        await migrate(database)
+        pid, _ = await database.read(where_and_count)
+        assert pid == database.worker_pid  # another connection would be another database
+    finally:
+        await database.close()
