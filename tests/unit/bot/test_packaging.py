@@ -69,3 +69,23 @@ def test_vendored_openapi_spec_is_discords() -> None:
         SHARED / "reference" / "discord-openapi.json",
         shallow=False,
     )
+
+
+def test_run_bot_passes_its_arguments_to_the_bot_not_to_the_installer(tmp_path: Path) -> None:
+    # `scripts/run-bot --check-config` once handed `--check-config` to bootstrap.sh as the
+    # extras to install (a sourced script sees its caller's arguments).
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(ROOT / "scripts" / "run-bot", tmp_path / "scripts" / "run-bot")
+    (tmp_path / "scripts" / "bootstrap.sh").write_text('echo "extras=[${1:-}]" > bootstrap.out\n')
+    bot = tmp_path / ".venv" / "bin" / "lora-bot"
+    bot.parent.mkdir(parents=True)
+    bot.write_text('#!/usr/bin/env bash\necho "bot $*"\n')
+    bot.chmod(0o755)
+    done = subprocess.run(
+        ["bash", str(tmp_path / "scripts" / "run-bot"), "--check-config"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "bot --check-config"
+    assert (tmp_path / "bootstrap.out").read_text().strip() == "extras=[]"
