@@ -77,6 +77,7 @@ from tests.e2e.test_process import free_port, wait_healthy
 from tests.fakes.discord import DiscordEmulator, EmulatedInteraction, GuildSetup
 from tests.fakes.discord.driver import CHANNEL_GUILD, dispatch_interaction, locate
 from tests.fakes.discord.interactions import AUTOCOMPLETE, command_data
+from tests.support.acks import DEFERRED_MESSAGE, DEFERRED_UPDATE, answer_now
 from tests.support.bot_process import bot_env
 from tests.support.gallery_rows import insert_loras, link_wallet, lora_row
 
@@ -281,25 +282,12 @@ def _walk(component: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
-LOADING, DEFERRED_MESSAGE, DEFERRED_UPDATE = 128, 5, 6
-
-
 def is_answered(ix: EmulatedInteraction) -> bool:
-    """The interaction's answer is in: a direct callback, or the deferral filled in (an
-    edit of the "thinking…" message, a followup, or an edit of the clicked message; a
-    gallery message clicked twice counts each click answered at its next edit)."""
+    """A direct callback is its own answer; a deferral once it is filled in (a gallery
+    message clicked twice counts each click answered at its next edit)."""
     if ix.callback_type is None:
         return False
-    world = ix.emu.world
-    if ix.callback_type == DEFERRED_MESSAGE:
-        if ix.followup_ids:
-            return True
-        message = world.messages.get(ix.original_message_id or 0)
-        return message is not None and not message["flags"] & LOADING
-    if ix.callback_type == DEFERRED_UPDATE:
-        edits = world.edit_counts.get(ix.source_message_id or 0, 0)
-        return edits > ix.edits_at_ack
-    return True
+    return ix.callback_type not in (DEFERRED_MESSAGE, DEFERRED_UPDATE) or answer_now(ix) is not None
 
 
 async def answered(emu: DiscordEmulator, fired: list[EmulatedInteraction | None]) -> list[float]:

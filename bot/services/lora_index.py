@@ -9,7 +9,8 @@ app's writes, through the change log that triggers keep in the database
 (`storage.lora_changes`): at most every `check_seconds`, a use starts one small query in
 the background ("what changed after seq N?") and applies only those rows. Answers never
 wait for that check, so they may lag a write by about `check_seconds`. The bot starts
-the initial load at start (`warm`); a use before it is done waits for it. Wiring: `choices = await services.lora_index.suggest(text)`.
+the initial load at start (`warm`); a use before it is done waits for it.
+Wiring: `choices = await services.lora_index.suggest(text)`.
 
 It holds a few small objects per LoRA; above `max_entries` completed LoRAs (the count
 kept by triggers, `storage.gallery_totals`) it holds nothing and asks the database
@@ -134,16 +135,15 @@ class LoraIndex:
 
     # --- freshness ------------------------------------------------------------------
     def warm(self) -> None:
-        """Load in the background now (at start), so no first user waits for it."""
+        """Look in the background now, unless a look is under way: at start it is the
+        load, so no first user waits for it."""
         if self._refreshing is None or self._refreshing.done():
             self._refreshing = asyncio.get_running_loop().create_task(self._check())
 
     def _maybe_check(self) -> None:
         every = self.check_seconds * (30 if self._too_big else 1)
-        if self.clock() - self._checked_at < every:
-            return
-        if self._refreshing is None or self._refreshing.done():
-            self._refreshing = asyncio.get_running_loop().create_task(self._check())
+        if self.clock() - self._checked_at >= every:
+            self.warm()
 
     async def _check(self) -> None:
         try:

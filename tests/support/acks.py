@@ -16,6 +16,24 @@ EPHEMERAL, LOADING = 64, 128
 DEFERRED_MESSAGE, DEFERRED_UPDATE = 5, 6
 
 
+def answer_now(ix: EmulatedInteraction) -> dict[str, Any] | None:
+    """The message a deferral has become, as stored (not a copy), or None while it is
+    not in yet: the first followup, else the original once it is no longer "thinking…"
+    (type 5) or has been edited since the acknowledgement (type 6)."""
+    world = ix.emu.world
+    if ix.followup_ids:
+        return world.messages[ix.followup_ids[0]]
+    message = world.messages.get(ix.original_message_id or 0)
+    if message is None:  # deleted: its private followup is on the way
+        return None
+    if ix.callback_type == DEFERRED_MESSAGE and message["flags"] & LOADING:
+        return None
+    edits = world.edit_counts.get(int(message["id"]), 0)
+    if ix.callback_type == DEFERRED_UPDATE and edits <= ix.edits_at_ack:
+        return None
+    return message
+
+
 async def answer_of(ix: EmulatedInteraction, timeout: float = 5.0) -> dict[str, Any]:
     response = await ix.response(timeout)
     assert response["type"] in (DEFERRED_MESSAGE, DEFERRED_UPDATE), response
@@ -23,17 +41,8 @@ async def answer_of(ix: EmulatedInteraction, timeout: float = 5.0) -> dict[str, 
     world = ix.emu.world
 
     def probe() -> dict[str, Any] | None:
-        if ix.followup_ids:
-            return copy.deepcopy(world.messages[ix.followup_ids[0]])
-        message = world.messages.get(ix.original_message_id or 0)
-        if message is None:  # deleted: its private followup is on the way
-            return None
-        if ix.callback_type == DEFERRED_MESSAGE and message["flags"] & LOADING:
-            return None
-        edits = world.edit_counts.get(int(message["id"]), 0)
-        if ix.callback_type == DEFERRED_UPDATE and edits <= ix.edits_at_ack:
-            return None
-        return copy.deepcopy(message)
+        message = answer_now(ix)
+        return None if message is None else copy.deepcopy(message)
 
     answer: dict[str, Any] = await ix.emu.changed.wait_for(
         probe, timeout, "the answer", ix._context
