@@ -767,13 +767,21 @@ async def test_the_end_of_a_long_training_reaches_a_card_that_takes_no_more_edit
             timeout=10,
         )
         (old,) = public(emulator)
-        # The card is the training's once its id is recorded; before that the watcher
-        # may post it again by nonce, which Discord only deduplicates for a few minutes.
-        for _ in range(200):
+        # The clock jumps an hour only once the watcher has shown fal's queue position
+        # on this card and its id is recorded: a poll that read the row before the id was
+        # recorded posts the card again by nonce, which Discord deduplicates only for a
+        # few minutes (after the jump it would be a second card).
+        await emulator.wait_until(
+            lambda: "ahead of it" in str(emulator.message(old["id"])["embeds"][0]),
+            what="the watcher's first look at the card",
+            timeout=20,
+        )
+        for _ in range(500):
             row = await bot.db.fetchone("SELECT progress_message_id FROM training_jobs")
             if row and row["progress_message_id"] == old["id"]:
                 break
             await asyncio.sleep(0.02)
+        assert row and row["progress_message_id"] == old["id"]
         emulator.world.old_message_edit_limit = 0
         emulator.advance_time(3700)
         (rid,) = fal.trainings
